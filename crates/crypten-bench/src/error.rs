@@ -1,0 +1,36 @@
+//! The error type of `crypten-bench`.
+
+/// Benchmark failures.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The computation failed.
+    #[error(transparent)]
+    Mpc(#[from] crypten::Error),
+    /// Writing results failed.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An unknown op name was requested.
+    #[error("unknown benchmark op `{0}`")]
+    UnknownOp(String),
+}
+
+/// Result alias for `crypten-bench`.
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl From<crypten::comm::Error> for Error {
+    fn from(e: crypten::comm::Error) -> Self {
+        Self::Mpc(e.into())
+    }
+}
+
+impl From<crypten::core::Error> for Error {
+    fn from(e: crypten::core::Error) -> Self {
+        Self::Mpc(e.into())
+    }
+}

@@ -1,0 +1,219 @@
+//! `crypten launch` and `crypten run`: starting party processes with the rendezvous
+//! environment (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT, CRYPTEN_PROVIDER) and relaying
+//! their output.
+
+use anyhow::{Context, bail};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Arguments of `crypten launch`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct LaunchArgs {
+    /// Number of computing parties.
+    #[arg(short = 'n', long, default_value_t = 2)]
+    pub parties: usize,
+    /// Preprocessing provider: ttp (adds a dealer process) or tfp (insecure, tests only).
+    #[arg(long, default_value = "ttp")]
+    pub provider: String,
+    /// Seconds to wait for the other processes after one has failed before killing them.
+    #[arg(long, default_value_t = 120.0)]
+    pub timeout: f64,
+    /// The subcommand every party runs, with its arguments.
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
+}
+
+/// Arguments of `crypten run`: one process of a computation spread over machines.
+#[derive(clap::Args, Clone, Debug)]
+pub struct RunArgs {
+    /// This process's rank: 0..N-1 for parties, N for the dealer.
+    #[arg(long)]
+    pub rank: usize,
+    /// Number of computing parties.
+    #[arg(short = 'n', long)]
+    pub parties: usize,
+    /// Address of rank 0's rendezvous listener (host:port).
+    #[arg(long)]
+    pub master: String,
+    /// Preprocessing provider: ttp or tfp.
+    #[arg(long, default_value = "ttp")]
+    pub provider: String,
+    /// The subcommand to run as this party (ignored for the dealer's rank).
+    #[arg(last = true)]
+    pub command: Vec<String>,
+}
+
+fn validate_provider(provider: &str) -> anyhow::Result<bool> {
+    match provider {
+        "ttp" => Ok(true),
+        "tfp" => Ok(false),
+        other => bail!("unknown provider `{other}` (use ttp or tfp)"),
+    }
+}
+
+/// One process to start: its label, rank and arguments.
+struct Spec {
+    label: String,
+    rank: usize,
+    args: Vec<String>,
+}
+
+/// Starts the processes and relays their output; fails when any of them fails.
+pub fn launch(args: &LaunchArgs) -> anyhow::Result<ExitCode> {
+    if !(2..=64).contains(&args.parties) {
+        bail!("--parties must be between 2 and 64, got {}", args.parties);
+    }
+    let with_ttp = validate_provider(&args.provider)?;
+    // Rank 0 listens on this port; it is free now and taken again within milliseconds.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .context("cannot find a free port on 127.0.0.1")?
+        .port();
+    let mut specs: Vec<Spec> = (0..args.parties)
+        .map(|rank| Spec {
+            label: format!("party {rank}"),
+            rank,
+            args: args.command.clone(),
+        })
+        .collect();
+    if with_ttp {
+        specs.push(Spec {
+            label: "ttp".into(),
+            rank: args.parties,
+            args: vec!["ttp".into()],
+        });
+    }
+    let exe = std::env::current_exe().context("cannot locate the crypten executable")?;
+    let mut children: Vec<(String, Child)> = Vec::new();
+    let mut relays = Vec::new();
+    for spec in specs {
+        let mut child = Command::new(&exe)
+            .args(&spec.args)
+            .env("RANK", spec.rank.to_string())
+            .env("WORLD_SIZE", args.parties.to_string())
+            .env("MASTER_ADDR", "127.0.0.1")
+            .env("MASTER_PORT", port.to_string())
+            .env("CRYPTEN_PROVIDER", &args.provider)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("cannot start {}", spec.label))?;
+        if let Some(out) = child.stdout.take() {
+            relays.push(relay(out, spec.label.clone(), false));
+        }
+        if let Some(err) = child.stderr.take() {
+            relays.push(relay(err, spec.label.clone(), true));
+        }
+        children.push((spec.label, child));
+    }
+    let failures = supervise(
+        &mut children,
+        Duration::from_secs_f64(args.timeout.max(0.0)),
+    )?;
+    for r in relays {
+        let _ = r.join();
+    }
+    if failures.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("crypten launch: failed: {}", failures.join(", "));
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+/// Copies a child's output line by line, prefixed by its label.
+fn relay(
+    stream: impl Read + Send + 'static,
+    label: String,
+    is_err: bool,
+) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            if is_err {
+                let _ = writeln!(std::io::stderr().lock(), "[{label}] {line}");
+            } else {
+                let _ = writeln!(std::io::stdout().lock(), "[{label}] {line}");
+            }
+        }
+    })
+}
+
+/// Waits for every child. Once one fails, the others get `grace` to finish (they should fail
+/// on their own, naming the dead peer) before they are killed. Returns the failures.
+fn supervise(children: &mut [(String, Child)], grace: Duration) -> anyhow::Result<Vec<String>> {
+    let mut done: Vec<Option<String>> = vec![None; children.len()];
+    let mut failures = Vec::new();
+    let mut deadline: Option<Instant> = None;
+    while done.iter().any(Option::is_none) {
+        for (i, (label, child)) in children.iter_mut().enumerate() {
+            if done[i].is_some() {
+                continue;
+            }
+            if let Some(status) = child.try_wait()? {
+                done[i] = Some(status.to_string());
+                if !status.success() {
+                    failures.push(format!("{label} ({status})"));
+                    deadline.get_or_insert_with(|| Instant::now() + grace);
+                }
+            }
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            for (i, (label, child)) in children.iter_mut().enumerate() {
+                if done[i].is_none() {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    failures.push(format!("{label} (killed after timeout)"));
+                    done[i] = Some("killed".into());
+                }
+            }
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    Ok(failures)
+}
+
+/// `crypten run`: one process with an explicit rank and rendezvous address.
+pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
+    let with_ttp = validate_provider(&args.provider)?;
+    let (host, port) = args
+        .master
+        .rsplit_once(':')
+        .with_context(|| format!("--master must be host:port, got `{}`", args.master))?;
+    let is_dealer = with_ttp && args.rank == args.parties;
+    if !is_dealer && args.rank >= args.parties {
+        bail!(
+            "--rank {} is not a party of {} (the dealer is rank {} with ttp)",
+            args.rank,
+            args.parties,
+            args.parties
+        );
+    }
+    if !is_dealer && args.command.is_empty() {
+        bail!("give the party's subcommand after `--`, e.g. `crypten run ... -- demo`");
+    }
+    let child_args = if is_dealer {
+        vec!["ttp".to_string()]
+    } else {
+        args.command.clone()
+    };
+    let exe = std::env::current_exe().context("cannot locate the crypten executable")?;
+    let status = Command::new(exe)
+        .args(child_args)
+        .env("RANK", args.rank.to_string())
+        .env("WORLD_SIZE", args.parties.to_string())
+        .env("MASTER_ADDR", host)
+        .env("MASTER_PORT", port)
+        .env("CRYPTEN_PROVIDER", &args.provider)
+        .status()
+        .context("cannot start the party process")?;
+    Ok(if status.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,73 @@
+//! The `crypten` command: launch a multi-party computation on this machine, join one as a
+//! party or as the trusted third party, run the demo, and run benchmarks.
+
+mod bench;
+mod demo;
+mod launch;
+mod party;
+mod probe;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Parser)]
+#[command(
+    name = "crypten",
+    version,
+    about = "Secure multi-party computation for machine learning"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start N party processes (plus the trusted third party) on loopback, running the given
+    /// subcommand, and relay their output prefixed by rank.
+    Launch(launch::LaunchArgs),
+    /// Run one party (or the dealer) of a computation spread over machines.
+    Run(launch::RunArgs),
+    /// Serve as the trusted third party (dealer) described by RANK/WORLD_SIZE/MASTER_*.
+    Ttp,
+    /// A multi-party demo on embedded data: inputs from different parties, products, a
+    /// matmul, the revealed results and each party's bytes and rounds.
+    Demo(party::PartyArgs),
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        suite: bench::Suite,
+    },
+    /// Fault-injection programs for end-to-end tests.
+    #[command(hide = true)]
+    Probe(probe::ProbeArgs),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Launch(args) => launch::launch(&args),
+        Command::Run(args) => launch::run(&args),
+        Command::Ttp => party::serve_ttp().map(|()| ExitCode::SUCCESS),
+        Command::Demo(args) => party::party_or_launch(&args, vec!["demo".into()], demo::demo),
+        Command::Bench { suite } => bench::bench(suite),
+        Command::Probe(args) => probe::probe(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! Hidden fault-injection programs used by the end-to-end tests: a party that dies or runs a
+//! different operation in the middle of a protocol.
+
+use crate::party::join;
+use crypten::CrypTensor;
+use crypten::ndarray::{ArrayD, IxDyn};
+use std::process::ExitCode;
+
+/// What goes wrong.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum Fault {
+    /// Nothing: all parties finish.
+    None,
+    /// The culprit exits abruptly in the middle of the run.
+    Die,
+    /// The culprit runs a different operation than the others.
+    Diverge,
+}
+
+/// Arguments of `crypten probe`.
+#[derive(clap::Args, Debug)]
+pub struct ProbeArgs {
+    /// The fault to inject.
+    #[arg(long, value_enum)]
+    pub fault: Fault,
+    /// The party that misbehaves.
+    #[arg(long, default_value_t = 1)]
+    pub culprit: usize,
+}
+
+pub fn probe(args: &ProbeArgs) -> anyhow::Result<ExitCode> {
+    let sess = join()?;
+    let shape = [1000];
+    let x = CrypTensor::from_array(&sess, &ArrayD::from_elem(IxDyn(&shape), 1.5), 0)?;
+    let y = CrypTensor::from_array(&sess, &ArrayD::from_elem(IxDyn(&shape), 0.5), 1)?;
+    let culprit = sess.rank() == args.culprit;
+    let mut acc = x.clone();
+    for step in 0..20 {
+        if step == 5 && culprit {
+            match args.fault {
+                Fault::Die => {
+                    eprintln!("probe: party {} exits abruptly at step {step}", sess.rank());
+                    std::process::exit(3);
+                }
+                Fault::Diverge => {
+                    acc = acc.square()?;
+                    continue;
+                }
+                Fault::None => {}
+            }
+        }
+        acc = acc.mul(&y)?.add(&x)?;
+    }
+    let v = acc.get_plain_text()?;
+    println!("probe finished: {:.4}", v[[0]]);
+    sess.close()?;
+    Ok(ExitCode::SUCCESS)
+}

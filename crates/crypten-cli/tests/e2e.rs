@@ -1,0 +1,171 @@
+//! End-to-end tests: the real `crypten` binary, parties as separate processes over loopback
+//! TCP, with the trusted third party as its own process.
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn crypten(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_crypten"))
+        .args(args)
+        .env("CRYPTEN_RECV_TIMEOUT", "20")
+        .output()
+        .expect("the crypten binary runs")
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn demo_with_three_parties_and_a_dealer_process() {
+    let out = crypten(&["launch", "-n", "3", "--provider", "ttp", "--", "demo"]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    for rank in 0..3 {
+        assert!(
+            stdout.contains(&format!("[party {rank}] revealed Y = X @ W + b")),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains(&format!("[party {rank}] party {rank} total:")),
+            "{stdout}"
+        );
+    }
+    // Each party prints only its own input.
+    assert!(stdout.contains("[party 0] my input: features"));
+    assert!(!stdout.contains("[party 1] my input: features"));
+    assert!(stdout.contains("[party 2] my input: bias"));
+    // The matmul costs one round; the product two with three parties (product + truncation).
+    assert!(stdout.contains("[party 1] cost of X @ W + b"), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("[party 1] cost of X @ W + b") && l.ends_with(" 2 round(s)")),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn demo_launches_itself_with_defaults() {
+    let out = crypten(&["demo"]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("[party 1] revealed Y * Y"), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("[party 0] cost of X @ W + b") && l.ends_with(" 1 round(s)")),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_dead_party_makes_every_other_party_fail_naming_it() {
+    let start = Instant::now();
+    let out = crypten(&[
+        "launch",
+        "-n",
+        "3",
+        "--timeout",
+        "30",
+        "--",
+        "probe",
+        "--fault",
+        "die",
+        "--culprit",
+        "1",
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(
+        !out.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(25),
+        "took {:?}",
+        start.elapsed()
+    );
+    for rank in [0, 2] {
+        let line = stderr
+            .lines()
+            .find(|l| l.starts_with(&format!("[party {rank}] error:")))
+            .unwrap_or_else(|| panic!("party {rank} reported no error:\n{stderr}"));
+        assert!(line.contains("party 1 closed the connection"), "{line}");
+    }
+    assert!(stderr.contains("failed: "), "{stderr}");
+}
+
+#[test]
+fn diverging_parties_report_divergence() {
+    let out = crypten(&[
+        "launch",
+        "-n",
+        "2",
+        "--provider",
+        "tfp",
+        "--timeout",
+        "30",
+        "--",
+        "probe",
+        "--fault",
+        "diverge",
+        "--culprit",
+        "1",
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(
+        !out.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("[party 0] error:"))
+        .unwrap_or_else(|| panic!("party 0 reported no error:\n{stderr}"));
+    assert!(line.contains("diverged"), "{line}");
+}
+
+#[test]
+fn probe_without_faults_succeeds() {
+    let out = crypten(&["launch", "-n", "4", "--", "probe", "--fault", "none"]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert_eq!(stdout.matches("probe finished").count(), 4, "{stdout}");
+}
+
+#[test]
+fn bench_ops_writes_json_records() {
+    let dir = std::env::temp_dir().join(format!("crypten-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("ops.json");
+    let out = crypten(&[
+        "bench",
+        "ops",
+        "--parties",
+        "2",
+        "--reps",
+        "1",
+        "--only",
+        "mul,sum",
+        "--json",
+        path.to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let json = std::fs::read_to_string(&path).unwrap();
+    for field in [
+        "\"op\"",
+        "\"parties\"",
+        "\"shape\"",
+        "\"seconds\"",
+        "\"bytes_per_party\"",
+        "\"rounds\"",
+    ] {
+        assert!(json.contains(field), "{json}");
+    }
+    assert!(json.contains("\"op\": \"mul\""), "{json}");
+    assert!(stdout.contains("[party 0] mul"), "{stdout}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,28 @@
+//! Communication between the parties of a crypten-rs computation.
+//!
+//! A [`Communicator`] moves framed byte payloads between endpoints (the computing parties and,
+//! when there is one, the trusted third party as the last rank). Every frame carries a
+//! per-channel sequence number and the name of the operation it belongs to, so a peer that
+//! runs a different program is caught (`Error::Diverged`) instead of producing garbage. Every
+//! byte written and every round is counted in [`Stats`].
+//!
+//! Two implementations: [`MemoryComm`] for endpoints on threads of one process (tests,
+//! simulation) and [`TcpComm`] for separate processes, set up from an address table
+//! ([`TcpComm::connect`], [`TcpComm::from_listener`]) or through a master address in
+//! torch.distributed's style ([`TcpComm::rendezvous`]).
+#![deny(missing_docs)]
+
+mod communicator;
+mod error;
+mod frame;
+mod memory;
+mod rendezvous;
+mod stats;
+mod tcp;
+
+pub use communicator::{CommConfig, Communicator};
+pub use error::{Error, Result};
+pub use frame::{FRAME_HEADER_BYTES, MAX_OP_NAME};
+pub use memory::MemoryComm;
+pub use stats::{OpStats, Stats, StatsSnapshot};
+pub use tcp::TcpComm;

@@ -1,0 +1,430 @@
+//! Connection set-up for the TCP communicator.
+//!
+//! Pairwise set-up: every endpoint connects to the lower ranks and accepts the higher ones.
+//! Connecting needs no `accept` call on the other side (the kernel queues the connection), and
+//! the endpoint that answers first (rank 0) only accepts, so the set-up cannot deadlock
+//! whatever order the endpoints start in. On every new connection the connecting side sends a
+//! hello frame with its rank and world size, the accepting side checks it and answers with its
+//! own, and the connecting side checks that answer.
+//!
+//! Master set-up, for when only one address is known (torch.distributed's `MASTER_ADDR` and
+//! `MASTER_PORT`): rank 0 listens on it, every other rank connects, registers the address of
+//! its own listener, and waits for the table of all addresses. The registration connections
+//! become the links to rank 0; the other pairs connect as above.
+//!
+//! Control frames use the ordinary frame format with reserved operation names. They are read
+//! straight from the socket, without a buffer, so no byte of the data frames that may follow
+//! them is consumed here.
+
+use crate::frame::{ReadError, encode_frame, read_frame};
+use crate::{CommConfig, Error, Result};
+use std::io::{self, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::ops::Range;
+use std::thread;
+use std::time::{Duration, Instant};
+use tracing::debug;
+
+/// A connection per peer rank, `None` where there is none (yet).
+pub(crate) type Streams = Vec<Option<TcpStream>>;
+
+const HELLO: &str = "crypten/hello";
+const REGISTER: &str = "crypten/register";
+const TABLE: &str = "crypten/table";
+
+/// Control frames are small; this bounds what a stray client can make us allocate.
+const CONTROL_MAX_BYTES: u64 = 1 << 20;
+
+/// How often a listener is polled for new connections while waiting for peers.
+const ACCEPT_POLL: Duration = Duration::from_millis(2);
+
+/// First and largest pause between connection attempts to a peer not listening yet.
+const FIRST_BACKOFF: Duration = Duration::from_millis(5);
+const MAX_BACKOFF: Duration = Duration::from_millis(200);
+
+fn fail(message: String) -> Error {
+    Error::Rendezvous(message)
+}
+
+fn check_rank(rank: usize, world_size: usize) -> Result<()> {
+    if rank >= world_size {
+        return Err(fail(format!(
+            "rank {rank} is out of range for {world_size} endpoints"
+        )));
+    }
+    Ok(())
+}
+
+/// Pairwise set-up from a full address table; see the module docs.
+pub(crate) fn connect_all(
+    rank: usize,
+    listener: &TcpListener,
+    addrs: &[SocketAddr],
+    config: &CommConfig,
+) -> Result<Streams> {
+    let world_size = addrs.len();
+    check_rank(rank, world_size)?;
+    let deadline = Instant::now() + config.connect_timeout;
+    let mut streams: Streams = (0..world_size).map(|_| None).collect();
+    pairwise(rank, listener, addrs, &mut streams, deadline)?;
+    Ok(streams)
+}
+
+/// Set-up through a master; see the module docs.
+pub(crate) fn via_master(
+    rank: usize,
+    world_size: usize,
+    master: SocketAddr,
+    config: &CommConfig,
+) -> Result<Streams> {
+    check_rank(rank, world_size)?;
+    let deadline = Instant::now() + config.connect_timeout;
+    let mut streams: Streams = (0..world_size).map(|_| None).collect();
+    if world_size == 1 {
+        return Ok(streams);
+    }
+    if rank == 0 {
+        serve_table(world_size, master, &mut streams, deadline)?;
+        return Ok(streams);
+    }
+
+    let mut stream = connect_retrying(master, deadline).map_err(|e| {
+        fail(format!(
+            "party {rank} could not reach the master at {master}: {e}"
+        ))
+    })?;
+    set_timeouts(&stream, deadline, master)?;
+    // Listen on the local address of the route to the master: the other parties reach this
+    // machine the same way the master does, and nothing is exposed on other interfaces.
+    let ip = stream
+        .local_addr()
+        .map_err(|e| fail(format!("party {rank}: {e}")))?
+        .ip();
+    let listener = TcpListener::bind((ip, 0))
+        .map_err(|e| fail(format!("party {rank} cannot listen on {ip}: {e}")))?;
+    let own = listener
+        .local_addr()
+        .map_err(|e| fail(format!("party {rank}: {e}")))?;
+    write_control(
+        &mut stream,
+        REGISTER,
+        &register_payload(rank, world_size, own),
+        master,
+    )?;
+    let table = read_control(&mut stream, TABLE, master)?;
+    let table = parse_table(&table, world_size, master)?;
+    debug!(rank, %own, "received the address table");
+    streams[0] = Some(stream);
+    pairwise(rank, &listener, &table, &mut streams, deadline)?;
+    Ok(streams)
+}
+
+/// Rank 0's side of the master set-up: collects every registration, then sends the table.
+fn serve_table(
+    world_size: usize,
+    master: SocketAddr,
+    streams: &mut Streams,
+    deadline: Instant,
+) -> Result<()> {
+    let listener = TcpListener::bind(master)
+        .map_err(|e| fail(format!("the master cannot listen on {master}: {e}")))?;
+    let mut table = vec![master; world_size];
+    accept_ranks(
+        &listener,
+        0,
+        1..world_size,
+        streams,
+        deadline,
+        |stream, from, streams| {
+            let payload = read_control(stream, REGISTER, from)?;
+            let (rank, size, addr) = parse_register(&payload, from)?;
+            let rank = check_claim(0, world_size, 1..world_size, streams, (rank, size), from)?;
+            table[rank] = addr;
+            debug!(rank, %addr, "registered");
+            Ok(rank)
+        },
+    )?;
+    let payload = encode_table(&table);
+    for (rank, stream) in streams.iter_mut().enumerate() {
+        if let Some(stream) = stream {
+            write_control(stream, TABLE, &payload, table[rank])?;
+        }
+    }
+    Ok(())
+}
+
+/// Connects to every lower rank without a connection yet, then accepts the higher ones.
+fn pairwise(
+    rank: usize,
+    listener: &TcpListener,
+    addrs: &[SocketAddr],
+    streams: &mut Streams,
+    deadline: Instant,
+) -> Result<()> {
+    let world_size = addrs.len();
+    for (peer, &addr) in addrs.iter().enumerate().take(rank) {
+        if streams[peer].is_none() {
+            streams[peer] = Some(connect_peer(rank, world_size, peer, addr, deadline)?);
+        }
+    }
+    accept_ranks(
+        listener,
+        rank,
+        rank + 1..world_size,
+        streams,
+        deadline,
+        |stream, from, streams| {
+            let payload = read_control(stream, HELLO, from)?;
+            let claim = parse_hello(&payload, from)?;
+            let peer = check_claim(rank, world_size, rank + 1..world_size, streams, claim, from)?;
+            write_control(stream, HELLO, &hello_payload(rank, world_size), from)?;
+            debug!(rank, peer, %from, "accepted");
+            Ok(peer)
+        },
+    )
+}
+
+/// Connects to `peer` at `addr` and exchanges hellos.
+fn connect_peer(
+    rank: usize,
+    world_size: usize,
+    peer: usize,
+    addr: SocketAddr,
+    deadline: Instant,
+) -> Result<TcpStream> {
+    let mut stream = connect_retrying(addr, deadline).map_err(|e| {
+        fail(format!(
+            "party {rank} could not connect to party {peer} at {addr}: {e}"
+        ))
+    })?;
+    set_timeouts(&stream, deadline, addr)?;
+    write_control(&mut stream, HELLO, &hello_payload(rank, world_size), addr)?;
+    let reply = read_control(&mut stream, HELLO, addr)?;
+    let (their_rank, their_size) = parse_hello(&reply, addr)?;
+    if (their_rank, their_size) != (peer as u64, world_size as u64) {
+        return Err(fail(format!(
+            "party {rank} expected party {peer} of {world_size} at {addr}, but it answered as \
+             party {their_rank} of {their_size}"
+        )));
+    }
+    debug!(rank, peer, %addr, "connected");
+    Ok(stream)
+}
+
+/// Tries to connect until `deadline`, pausing longer after each refusal: peers start in any
+/// order, so the one to connect to may not be listening yet.
+fn connect_retrying(addr: SocketAddr, deadline: Instant) -> io::Result<TcpStream> {
+    let mut backoff = FIRST_BACKOFF;
+    let mut last_error = None;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(last_error.unwrap_or_else(|| io::ErrorKind::TimedOut.into()));
+        }
+        match TcpStream::connect_timeout(&addr, left) {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last_error = Some(e),
+        }
+        thread::sleep(backoff.min(deadline.saturating_duration_since(Instant::now())));
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Accepts connections until every rank in `wanted` has one. `handshake` reads the claim of a
+/// new connection and returns its validated rank.
+fn accept_ranks(
+    listener: &TcpListener,
+    rank: usize,
+    wanted: Range<usize>,
+    streams: &mut Streams,
+    deadline: Instant,
+    mut handshake: impl FnMut(&mut TcpStream, SocketAddr, &Streams) -> Result<usize>,
+) -> Result<()> {
+    let missing = |streams: &Streams| -> Vec<usize> {
+        wanted
+            .clone()
+            .filter(|&peer| streams[peer].is_none())
+            .collect()
+    };
+    if missing(streams).is_empty() {
+        return Ok(());
+    }
+    // Non-blocking accepts let the deadline be enforced: std has no accept with a timeout.
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| fail(format!("party {rank}: {e}")))?;
+    loop {
+        match listener.accept() {
+            Ok((mut stream, from)) => {
+                stream
+                    .set_nonblocking(false)
+                    .map_err(|e| fail(format!("party {rank}: {e}")))?;
+                set_timeouts(&stream, deadline, from)?;
+                let peer = handshake(&mut stream, from, streams)?;
+                streams[peer] = Some(stream);
+                if missing(streams).is_empty() {
+                    return Ok(());
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if Instant::now() >= deadline {
+                    return Err(fail(format!(
+                        "party {rank} timed out waiting for parties {:?} to connect",
+                        missing(streams)
+                    )));
+                }
+                thread::sleep(ACCEPT_POLL);
+            }
+            // A client that gave up before we accepted it: keep waiting for the others.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
+                ) => {}
+            Err(e) => return Err(fail(format!("party {rank} failed to accept: {e}"))),
+        }
+    }
+}
+
+/// Validates the `(rank, world size)` a connection from `from` claims against this endpoint's
+/// view, and returns the rank.
+fn check_claim(
+    rank: usize,
+    world_size: usize,
+    wanted: Range<usize>,
+    streams: &Streams,
+    (their_rank, their_size): (u64, u64),
+    from: SocketAddr,
+) -> Result<usize> {
+    if their_size != world_size as u64 {
+        return Err(fail(format!(
+            "world size mismatch: party {rank} runs with {world_size} endpoints, but the \
+             connection from {from} (claiming rank {their_rank}) runs with {their_size}"
+        )));
+    }
+    let claimed = usize::try_from(their_rank)
+        .ok()
+        .filter(|r| wanted.contains(r));
+    let Some(claimed) = claimed else {
+        return Err(fail(format!(
+            "the connection from {from} claims rank {their_rank}, but party {rank} only \
+             accepts ranks {wanted:?}"
+        )));
+    };
+    if streams[claimed].is_some() {
+        return Err(fail(format!(
+            "duplicate rank: a second connection (from {from}) claims rank {claimed}"
+        )));
+    }
+    Ok(claimed)
+}
+
+/// Bounds the blocking reads and writes of the set-up by `deadline`.
+fn set_timeouts(stream: &TcpStream, deadline: Instant, peer: SocketAddr) -> Result<()> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(fail(format!(
+            "timed out setting up the connection with {peer}"
+        )));
+    }
+    stream
+        .set_read_timeout(Some(left))
+        .and_then(|()| stream.set_write_timeout(Some(left)))
+        .and_then(|()| stream.set_nodelay(true))
+        .map_err(|e| fail(format!("connection with {peer}: {e}")))
+}
+
+fn write_control(stream: &mut TcpStream, op: &str, payload: &[u8], peer: SocketAddr) -> Result<()> {
+    stream
+        .write_all(&encode_frame(0, op, payload))
+        .map_err(|e| fail(format!("sending `{op}` to {peer}: {e}")))
+}
+
+fn read_control(stream: &mut TcpStream, op: &str, peer: SocketAddr) -> Result<Vec<u8>> {
+    match read_frame(stream, CONTROL_MAX_BYTES) {
+        Ok(Some(frame)) if frame.op == op => Ok(frame.payload),
+        Ok(Some(frame)) => Err(fail(format!(
+            "expected a `{op}` frame from {peer}, got `{}`",
+            frame.op
+        ))),
+        Ok(None) => Err(fail(format!(
+            "{peer} closed the connection before sending `{op}` (it may have rejected us)"
+        ))),
+        Err(ReadError::Malformed(e)) => Err(fail(format!("bad `{op}` frame from {peer}: {e}"))),
+        Err(ReadError::Io(e))
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) =>
+        {
+            Err(fail(format!("timed out waiting for `{op}` from {peer}")))
+        }
+        Err(ReadError::Io(e)) => Err(fail(format!("reading `{op}` from {peer}: {e}"))),
+    }
+}
+
+fn hello_payload(rank: usize, world_size: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16);
+    out.extend_from_slice(&(rank as u64).to_le_bytes());
+    out.extend_from_slice(&(world_size as u64).to_le_bytes());
+    out
+}
+
+/// Splits `(rank, world size)` off the front of a control payload.
+fn split_claim(payload: &[u8]) -> Option<((u64, u64), &[u8])> {
+    let (rank, rest) = payload.split_first_chunk::<8>()?;
+    let (size, rest) = rest.split_first_chunk::<8>()?;
+    Some(((u64::from_le_bytes(*rank), u64::from_le_bytes(*size)), rest))
+}
+
+fn parse_hello(payload: &[u8], from: SocketAddr) -> Result<(u64, u64)> {
+    match split_claim(payload) {
+        Some((claim, [])) => Ok(claim),
+        _ => Err(fail(format!("malformed hello from {from}"))),
+    }
+}
+
+fn register_payload(rank: usize, world_size: usize, addr: SocketAddr) -> Vec<u8> {
+    let mut out = hello_payload(rank, world_size);
+    out.extend_from_slice(addr.to_string().as_bytes());
+    out
+}
+
+fn parse_register(payload: &[u8], from: SocketAddr) -> Result<(u64, u64, SocketAddr)> {
+    let parsed = split_claim(payload).and_then(|(claim, rest)| {
+        let addr = std::str::from_utf8(rest).ok()?.parse().ok()?;
+        Some((claim.0, claim.1, addr))
+    });
+    parsed.ok_or_else(|| fail(format!("malformed registration from {from}")))
+}
+
+/// The address table as text, one address per line: small, and IPv6 needs no special case.
+fn encode_table(table: &[SocketAddr]) -> Vec<u8> {
+    table
+        .iter()
+        .map(SocketAddr::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+        .into_bytes()
+}
+
+fn parse_table(payload: &[u8], world_size: usize, master: SocketAddr) -> Result<Vec<SocketAddr>> {
+    let bad = || {
+        fail(format!(
+            "malformed address table from the master at {master}"
+        ))
+    };
+    let text = std::str::from_utf8(payload).map_err(|_| bad())?;
+    let table = text
+        .split('\n')
+        .map(|line| line.parse().map_err(|_| bad()))
+        .collect::<Result<Vec<SocketAddr>>>()?;
+    if table.len() != world_size {
+        return Err(fail(format!(
+            "world size mismatch: the master at {master} runs with {} endpoints, this party \
+             with {world_size}",
+            table.len()
+        )));
+    }
+    Ok(table)
+}

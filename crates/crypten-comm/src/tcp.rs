@@ -1,0 +1,475 @@
+//! The TCP communicator: one connection per pair of endpoints, each served by a writer thread
+//! and a reader thread.
+//!
+//! `send` only queues a frame for the peer's writer thread, so it never blocks, and two
+//! parties sending each other large payloads at the same time cannot deadlock on full socket
+//! buffers. The reader thread decodes frames as they arrive and queues them, so `recv` is a
+//! channel receive with a timeout, and a connection that ends is noticed at once rather than
+//! when the timeout expires. Connection set-up lives in `rendezvous.rs`.
+
+use crate::communicator::check_peer;
+use crate::frame::{
+    Frame, FrameError, MAX_HEAD_BYTES, ReadError, check_expected, check_op_name, encode_head,
+    read_frame, wire_bytes,
+};
+use crate::{CommConfig, Communicator, Error, Result, Stats, rendezvous};
+use std::io::{self, BufReader, BufWriter, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+use tracing::debug;
+
+/// Socket buffers of the reader and writer threads. Payloads larger than this bypass them and
+/// go straight between the socket and the payload's own buffer.
+const IO_BUFFER_BYTES: usize = 4 << 20;
+
+/// How long `drop` waits for reader threads after shutting their sockets down (they wake at
+/// once on Linux; the grace only matters on platforms where they might not).
+const READER_EXIT_GRACE: Duration = Duration::from_secs(1);
+
+/// A frame queued for a writer thread: its encoded head and its payload, written one after the
+/// other so the payload is never copied.
+struct Outgoing {
+    head: [u8; MAX_HEAD_BYTES],
+    head_len: usize,
+    payload: Vec<u8>,
+}
+
+/// What a reader thread hands to `recv`. Decoding failures carry no peer or operation: the
+/// reader knows neither the operation `recv` expects nor when it will be asked.
+enum Incoming {
+    Frame(Frame),
+    Malformed(FrameError),
+    Failed(io::Error),
+}
+
+struct Outbox {
+    next_seq: u64,
+    /// `None` once `drop` has closed the queue.
+    tx: Option<Sender<Outgoing>>,
+}
+
+struct Inbox {
+    next_seq: u64,
+    rx: Receiver<Incoming>,
+}
+
+/// Everything this endpoint holds for one peer.
+struct Link {
+    outbox: Mutex<Outbox>,
+    inbox: Mutex<Inbox>,
+    /// A handle on the connection kept to shut it down in `drop`.
+    socket: TcpStream,
+}
+
+/// A [`Communicator`] over TCP, for parties in separate processes or machines.
+///
+/// Dropping it lets the writer threads send what is still queued (for at most
+/// `config.recv_timeout`; a dead peer fails the write at once), then closes every connection
+/// and lets the threads exit; peers see `Error::PeerClosed` naming this endpoint.
+pub struct TcpComm {
+    rank: usize,
+    world_size: usize,
+    config: CommConfig,
+    /// Indexed by peer rank; `None` at this endpoint's own rank.
+    links: Vec<Option<Link>>,
+    writers: Vec<JoinHandle<()>>,
+    readers: Vec<JoinHandle<()>>,
+    /// Disconnected once every writer (reader) thread has exited: each thread owns a clone of
+    /// the matching sender and drops it on the way out, even when unwinding.
+    writers_exited: Mutex<Receiver<()>>,
+    readers_exited: Mutex<Receiver<()>>,
+    stats: Stats,
+}
+
+impl std::fmt::Debug for TcpComm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TcpComm")
+            .field("rank", &self.rank)
+            .field("world_size", &self.world_size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TcpComm {
+    /// Connects endpoint `rank` of `addrs.len()` endpoints, where endpoint `i` listens on
+    /// `addrs[i]`. Every endpoint calls this at about the same time; each connects to the
+    /// lower ranks (retrying until `config.connect_timeout`) and accepts the higher ones, and
+    /// both sides of every connection check each other's rank and world size.
+    ///
+    /// # Errors
+    /// `Rendezvous` when `rank` is out of range, `addrs[rank]` cannot be bound, a peer cannot
+    /// be reached in time, or a peer announces a wrong or duplicate rank or another world
+    /// size.
+    pub fn connect(rank: usize, addrs: &[SocketAddr], config: CommConfig) -> Result<TcpComm> {
+        let Some(&own) = addrs.get(rank) else {
+            return Err(Error::Rendezvous(format!(
+                "rank {rank} is out of range for {} endpoints",
+                addrs.len()
+            )));
+        };
+        let listener = TcpListener::bind(own)
+            .map_err(|e| Error::Rendezvous(format!("party {rank} cannot listen on {own}: {e}")))?;
+        Self::from_listener(rank, listener, addrs, config)
+    }
+
+    /// Like [`TcpComm::connect`], with this endpoint's listener already bound (to
+    /// `addrs[rank]`, or to the port other endpoints know it by). Binding every listener
+    /// before any endpoint starts, for instance to port 0, avoids racing for free ports.
+    ///
+    /// # Errors
+    /// As [`TcpComm::connect`].
+    pub fn from_listener(
+        rank: usize,
+        listener: TcpListener,
+        addrs: &[SocketAddr],
+        config: CommConfig,
+    ) -> Result<TcpComm> {
+        let streams = rendezvous::connect_all(rank, &listener, addrs, &config)?;
+        drop(listener);
+        Self::from_streams(rank, addrs.len(), streams, config)
+    }
+
+    /// Connects endpoint `rank` of `world_size` endpoints through a master, in the style of
+    /// torch.distributed's `MASTER_ADDR`/`MASTER_PORT`: rank 0 listens on `master` and
+    /// collects the listener address of every other rank (each listens on the local address
+    /// it uses to reach the master, port chosen by the system), then sends everyone the full
+    /// table; the other pairs connect as in [`TcpComm::connect`]. All of it must finish within
+    /// `config.connect_timeout`.
+    ///
+    /// # Errors
+    /// `Rendezvous` when `rank` is out of range, the master address cannot be bound (rank 0)
+    /// or reached in time, or an endpoint announces a wrong or duplicate rank or another world
+    /// size (the master then fails, and the others fail on the closed connection).
+    pub fn rendezvous(
+        rank: usize,
+        world_size: usize,
+        master: SocketAddr,
+        config: CommConfig,
+    ) -> Result<TcpComm> {
+        let streams = rendezvous::via_master(rank, world_size, master, &config)?;
+        Self::from_streams(rank, world_size, streams, config)
+    }
+
+    /// The configuration this endpoint runs with.
+    pub fn config(&self) -> &CommConfig {
+        &self.config
+    }
+
+    /// Starts the reader and writer threads of established connections (`streams[peer]` for
+    /// every peer, `None` at `rank`).
+    fn from_streams(
+        rank: usize,
+        world_size: usize,
+        streams: Vec<Option<TcpStream>>,
+        config: CommConfig,
+    ) -> Result<TcpComm> {
+        let (writers_tx, writers_rx) = mpsc::channel();
+        let (readers_tx, readers_rx) = mpsc::channel();
+        // Built first and filled link by link, so that a failure half-way is cleaned up by
+        // `drop` like any other endpoint.
+        let mut comm = TcpComm {
+            rank,
+            world_size,
+            links: Vec::with_capacity(world_size),
+            writers: Vec::new(),
+            readers: Vec::new(),
+            writers_exited: Mutex::new(writers_rx),
+            readers_exited: Mutex::new(readers_rx),
+            stats: Stats::new(),
+            config,
+        };
+        let mut started = Ok(());
+        for (peer, stream) in streams.into_iter().enumerate() {
+            let link = match stream {
+                Some(stream) => match comm.start_link(peer, stream, &writers_tx, &readers_tx) {
+                    Ok(link) => Some(link),
+                    Err(e) => {
+                        started = Err(e);
+                        break;
+                    }
+                },
+                None => None,
+            };
+            comm.links.push(link);
+        }
+        // Only the threads may hold these senders, or `drop` could not tell when they exit.
+        drop((writers_tx, readers_tx));
+        started?;
+        debug!(rank, world_size, "tcp communicator ready");
+        Ok(comm)
+    }
+
+    fn start_link(
+        &mut self,
+        peer: usize,
+        stream: TcpStream,
+        writers_tx: &Sender<()>,
+        readers_tx: &Sender<()>,
+    ) -> Result<Link> {
+        let rank = self.rank;
+        let setup_error = |e: io::Error| {
+            Error::Rendezvous(format!(
+                "party {rank} could not start its connection to party {peer}: {e}"
+            ))
+        };
+        // Set-up used timeouts on the socket; from now on `recv` enforces its own.
+        stream.set_read_timeout(None).map_err(setup_error)?;
+        stream.set_write_timeout(None).map_err(setup_error)?;
+        stream.set_nodelay(true).map_err(setup_error)?;
+        let reader_stream = stream.try_clone().map_err(setup_error)?;
+        let writer_stream = stream.try_clone().map_err(setup_error)?;
+
+        let (out_tx, out_rx) = mpsc::channel();
+        let (in_tx, in_rx) = mpsc::channel();
+        let exited = writers_tx.clone();
+        let writer = thread::Builder::new()
+            .name(format!("comm-w{rank}-{peer}"))
+            .spawn(move || {
+                write_loop(peer, &writer_stream, &out_rx);
+                drop(exited);
+            })
+            .map_err(setup_error)?;
+        self.writers.push(writer);
+        let exited = readers_tx.clone();
+        let max_payload = self.config.max_frame_bytes;
+        let reader = thread::Builder::new()
+            .name(format!("comm-r{rank}-{peer}"))
+            .spawn(move || {
+                read_loop(peer, &reader_stream, &in_tx, max_payload);
+                drop(exited);
+            })
+            .map_err(setup_error)?;
+        self.readers.push(reader);
+        Ok(Link {
+            outbox: Mutex::new(Outbox {
+                next_seq: 0,
+                tx: Some(out_tx),
+            }),
+            inbox: Mutex::new(Inbox {
+                next_seq: 0,
+                rx: in_rx,
+            }),
+            socket: stream,
+        })
+    }
+
+    fn link(&self, peer: usize) -> Result<&Link> {
+        check_peer(peer, self.rank, self.world_size)?;
+        match self.links.get(peer) {
+            Some(Some(link)) => Ok(link),
+            _ => Err(Error::InvalidPeer {
+                peer,
+                rank: self.rank,
+                world_size: self.world_size,
+            }),
+        }
+    }
+}
+
+/// Writes queued frames until every sender is gone, then half-closes the connection so the
+/// peer reads a clean end of stream after the last frame.
+fn write_loop(peer: usize, stream: &TcpStream, rx: &Receiver<Outgoing>) {
+    let mut out = BufWriter::with_capacity(IO_BUFFER_BYTES, stream);
+    let result = (|| -> io::Result<()> {
+        while let Ok(frame) = rx.recv() {
+            write_frame(&mut out, &frame)?;
+            // Frames already queued go out in the same flush: a burst of small frames then
+            // costs one system call instead of one each.
+            while let Ok(frame) = rx.try_recv() {
+                write_frame(&mut out, &frame)?;
+            }
+            out.flush()?;
+        }
+        out.flush()
+    })();
+    match result {
+        Ok(()) => debug!(peer, "writer finished"),
+        Err(e) => debug!(peer, error = %e, "writer failed"),
+    }
+    // Errors here only mean the connection is already gone.
+    let _ = stream.shutdown(Shutdown::Write);
+}
+
+fn write_frame(out: &mut impl Write, frame: &Outgoing) -> io::Result<()> {
+    out.write_all(&frame.head[..frame.head_len])?;
+    out.write_all(&frame.payload)
+}
+
+/// Decodes frames until the connection ends or fails, or `recv`'s side is gone.
+fn read_loop(peer: usize, stream: &TcpStream, tx: &Sender<Incoming>, max_payload: u64) {
+    let mut input = BufReader::with_capacity(IO_BUFFER_BYTES, stream);
+    loop {
+        let event = match read_frame(&mut input, max_payload) {
+            Ok(Some(frame)) => Incoming::Frame(frame),
+            Ok(None) => {
+                debug!(peer, "peer closed its side of the connection");
+                return;
+            }
+            // After a bad frame the stream cannot be resynchronised: report it and stop.
+            Err(ReadError::Malformed(e)) => {
+                debug!(peer, reason = %e, "malformed frame");
+                Incoming::Malformed(e)
+            }
+            Err(ReadError::Io(e)) => {
+                debug!(peer, error = %e, "reader failed");
+                Incoming::Failed(e)
+            }
+        };
+        let last = !matches!(event, Incoming::Frame(_));
+        if tx.send(event).is_err() || last {
+            return;
+        }
+    }
+}
+
+/// The crate error for a failed connection: a peer that went away is `PeerClosed`, anything
+/// else is `Io`.
+fn connection_error(peer: usize, op: &str, e: io::Error) -> Error {
+    match e.kind() {
+        io::ErrorKind::UnexpectedEof
+        | io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe => Error::PeerClosed {
+            peer,
+            op: op.to_owned(),
+        },
+        _ => Error::Io {
+            peer,
+            op: op.to_owned(),
+            source: e,
+        },
+    }
+}
+
+/// Locks a per-peer state. Nothing panics while holding these locks, so poisoning cannot
+/// leave them inconsistent.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Communicator for TcpComm {
+    fn rank(&self) -> usize {
+        self.rank
+    }
+
+    fn world_size(&self) -> usize {
+        self.world_size
+    }
+
+    fn send(&self, peer: usize, op: &str, payload: Vec<u8>) -> Result<()> {
+        let link = self.link(peer)?;
+        check_op_name(op)?;
+        let bytes = wire_bytes(op, payload.len());
+        let closed = || Error::PeerClosed {
+            peer,
+            op: op.to_owned(),
+        };
+        let mut outbox = lock(&link.outbox);
+        let (head, head_len) = encode_head(outbox.next_seq, op, payload.len() as u64);
+        let tx = outbox.tx.as_ref().ok_or_else(closed)?;
+        // Fails only when the writer thread has stopped, i.e. the connection broke.
+        tx.send(Outgoing {
+            head,
+            head_len,
+            payload,
+        })
+        .map_err(|_| closed())?;
+        outbox.next_seq += 1;
+        drop(outbox);
+        self.stats.record_send(op, bytes);
+        Ok(())
+    }
+
+    fn recv(&self, peer: usize, op: &str) -> Result<Vec<u8>> {
+        let link = self.link(peer)?;
+        let mut inbox = lock(&link.inbox);
+        let event = inbox
+            .rx
+            .recv_timeout(self.config.recv_timeout)
+            .map_err(|e| match e {
+                RecvTimeoutError::Timeout => Error::Timeout {
+                    peer,
+                    op: op.to_owned(),
+                    after: self.config.recv_timeout,
+                },
+                // The reader thread stopped after a clean end of stream, or after reporting
+                // a failure that an earlier `recv` returned.
+                RecvTimeoutError::Disconnected => Error::PeerClosed {
+                    peer,
+                    op: op.to_owned(),
+                },
+            })?;
+        let frame = match event {
+            Incoming::Frame(frame) => frame,
+            Incoming::Malformed(e) => return Err(e.into_error(peer, op)),
+            Incoming::Failed(e) => return Err(connection_error(peer, op, e)),
+        };
+        check_expected(peer, op, inbox.next_seq, &frame)?;
+        inbox.next_seq += 1;
+        drop(inbox);
+        self.stats
+            .record_recv(op, wire_bytes(op, frame.payload.len()));
+        Ok(frame.payload)
+    }
+
+    fn stats(&self) -> &Stats {
+        &self.stats
+    }
+}
+
+/// Waits until every thread holding a sender of `exited` is gone; `false` on timeout.
+fn wait_exited(exited: &mut Mutex<Receiver<()>>, timeout: Duration) -> bool {
+    let rx = exited.get_mut().unwrap_or_else(PoisonError::into_inner);
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Err(RecvTimeoutError::Disconnected) => return true,
+            Err(RecvTimeoutError::Timeout) => return false,
+            // Nothing is ever sent; only disconnection matters.
+            Ok(()) => {}
+        }
+    }
+}
+
+impl Drop for TcpComm {
+    fn drop(&mut self) {
+        // Closing the queues lets each writer send what is left, then half-close.
+        for link in self.links.iter_mut().flatten() {
+            link.outbox
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner)
+                .tx = None;
+        }
+        // Readers keep running meanwhile, so two endpoints dropped together still drain each
+        // other's final frames.
+        let writers_done = wait_exited(&mut self.writers_exited, self.config.recv_timeout);
+        // Shutting the sockets down wakes the readers (and any writer stuck on a peer that
+        // stopped reading).
+        for link in self.links.iter().flatten() {
+            let _ = link.socket.shutdown(Shutdown::Both);
+        }
+        let readers_done = wait_exited(&mut self.readers_exited, READER_EXIT_GRACE);
+        // Join threads known to have exited; leave any other detached rather than hang.
+        for (done, handles) in [
+            (writers_done, std::mem::take(&mut self.writers)),
+            (readers_done, std::mem::take(&mut self.readers)),
+        ] {
+            if done {
+                for handle in handles {
+                    let _ = handle.join();
+                }
+            }
+        }
+        debug!(
+            rank = self.rank,
+            writers_done, readers_done, "tcp communicator closed"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests;

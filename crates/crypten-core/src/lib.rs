@@ -1,0 +1,25 @@
+//! Local building blocks of crypten-rs: tensors over the ring Z/2^64, the fixed-point encoder
+//! that maps reals into that ring, and the cryptographically secure PRG that every share is
+//! drawn from.
+//!
+//! Nothing here communicates or knows about parties; protocols live in `crypten-mpc`.
+#![deny(missing_docs)]
+
+mod conv;
+mod elementwise;
+mod encoder;
+mod error;
+mod kernels;
+mod matmul;
+mod prg;
+mod reduce;
+mod shape;
+mod tensor;
+
+pub use conv::{Conv1dParams, Conv2dParams};
+pub use encoder::FixedPointEncoder;
+pub use error::{Error, Result};
+pub use kernels::{gemm_u64, gemm_u64_naive, gemm_u64_with, KernelLevel};
+pub use prg::{Prg, Seed, SEED_LEN};
+pub use shape::broadcast_shapes;
+pub use tensor::RingTensor;

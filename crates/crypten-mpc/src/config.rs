@@ -1,0 +1,80 @@
+//! Session configuration: data, validated before anything runs.
+
+use crate::{Error, Result};
+use crypten_comm::CommConfig;
+use crypten_core::FixedPointEncoder;
+use serde::{Deserialize, Serialize};
+
+/// Where Beaver triples and other correlated randomness come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ProviderKind {
+    /// A trusted third party: its own process (the last rank) that shares a PRG seed with each
+    /// party and sends party 0 the one correction that depends on the others' randomness.
+    TrustedThirdParty,
+    /// INSECURE, for tests and demos: every party derives all the preprocessing from one seed
+    /// chosen by party 0, so party 0 could reconstruct everything.
+    InsecureTrustedFirstParty,
+}
+
+impl ProviderKind {
+    /// Short name used in logs, bench records and the command line (`ttp` / `tfp`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::TrustedThirdParty => "ttp",
+            Self::InsecureTrustedFirstParty => "tfp",
+        }
+    }
+
+    /// Parses `ttp` or `tfp`.
+    ///
+    /// # Errors
+    /// `Config` for any other string.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "ttp" => Ok(Self::TrustedThirdParty),
+            "tfp" => Ok(Self::InsecureTrustedFirstParty),
+            other => Err(Error::Config(format!(
+                "unknown provider `{other}` (use ttp or tfp)"
+            ))),
+        }
+    }
+}
+
+/// Configuration of a session, shared by all parties (they must agree on it).
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Fractional bits of the fixed-point encoding (default 16).
+    pub frac_bits: u32,
+    /// The preprocessing provider (default: trusted third party).
+    pub provider: ProviderKind,
+    /// Timeouts and limits of the communicator.
+    pub comm: CommConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            frac_bits: 16,
+            provider: ProviderKind::TrustedThirdParty,
+            comm: CommConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Checks the configuration and returns the encoder it implies.
+    ///
+    /// # Errors
+    /// `Config` when the precision is unsupported.
+    pub fn validate(&self) -> Result<FixedPointEncoder> {
+        // Products are truncated by frac_bits and must fit below 2^62 before truncation, so
+        // more than 24 fractional bits would leave no room for the integer part.
+        if !(1..=24).contains(&self.frac_bits) {
+            return Err(Error::Config(format!(
+                "frac_bits must be in 1..=24, got {}",
+                self.frac_bits
+            )));
+        }
+        Ok(FixedPointEncoder::new(self.frac_bits)?)
+    }
+}

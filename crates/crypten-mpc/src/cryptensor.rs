@@ -1,0 +1,473 @@
+//! `CrypTensor`: an encrypted (arithmetically secret-shared, fixed-point) tensor with a
+//! PyTorch-like API. Its methods are thin wrappers over the protocols in `share`, `beaver` and
+//! `truncate`; every one that can fail returns `Result`.
+
+use crate::{Bilinear, Error, Result, Session, beaver, share, truncate};
+use crypten_core::{Conv1dParams, Conv2dParams, RingTensor};
+use ndarray::ArrayD;
+
+/// An encrypted tensor: this party's share of a fixed-point value, and its session.
+///
+/// All parties hold a `CrypTensor` of the same shape for the same value; none of them can read
+/// it until they all agree to reveal it (`get_plain_text`). `Debug` prints the shape only.
+#[derive(Clone)]
+pub struct CrypTensor {
+    sess: Session,
+    share: RingTensor,
+}
+
+impl std::fmt::Debug for CrypTensor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "CrypTensor(shape={:?}, party={})",
+            self.share.shape(),
+            self.sess.rank()
+        )
+    }
+}
+
+impl CrypTensor {
+    /// Wraps this party's share of a fixed-point value (advanced use: protocols).
+    pub fn from_share(sess: &Session, share: RingTensor) -> Self {
+        Self {
+            sess: sess.clone(),
+            share,
+        }
+    }
+
+    /// Encrypts a plaintext array held by party `src`. Every party calls it with an array of
+    /// the same shape; only `src`'s values are read (the others' are ignored, as in CrypTen).
+    ///
+    /// Costs no communication.
+    ///
+    /// # Errors
+    /// `Core(Encode)` when `src`'s array holds NaN, infinity or a value beyond the encoder's
+    /// range; `InvalidArgument` for a bad `src`.
+    pub fn from_array(sess: &Session, array: &ArrayD<f64>, src: usize) -> Result<Self> {
+        let value = if sess.rank() == src {
+            Some(sess.encoder().encode(array)?)
+        } else {
+            None
+        };
+        Self::from_encoded(sess, value.as_ref(), array.shape(), src)
+    }
+
+    /// Encrypts an already encoded value held by `src` (`None` at the other parties).
+    ///
+    /// # Errors
+    /// See [`share::share`].
+    pub fn from_encoded(
+        sess: &Session,
+        value: Option<&RingTensor>,
+        shape: &[usize],
+        src: usize,
+    ) -> Result<Self> {
+        Ok(Self::from_share(
+            sess,
+            share::share(sess, src, value, shape)?,
+        ))
+    }
+
+    /// A public array as a (trivial) sharing: party 0 holds its encoding, the others zero.
+    ///
+    /// # Errors
+    /// Encoding errors (NaN, infinity, out of range).
+    pub fn from_public(sess: &Session, array: &ArrayD<f64>) -> Result<Self> {
+        let encoded = sess.encoder().encode(array)?;
+        let share = if sess.rank() == 0 {
+            encoded
+        } else {
+            RingTensor::zeros(array.shape())
+        };
+        Ok(Self::from_share(sess, share))
+    }
+
+    /// This party's share.
+    pub fn share(&self) -> &RingTensor {
+        &self.share
+    }
+
+    /// The session.
+    pub fn session(&self) -> &Session {
+        &self.sess
+    }
+
+    /// The shape.
+    pub fn shape(&self) -> &[usize] {
+        self.share.shape()
+    }
+
+    /// Number of elements.
+    pub fn numel(&self) -> usize {
+        self.share.numel()
+    }
+
+    /// Reveals the value to every party and decodes it. One round.
+    ///
+    /// # Errors
+    /// Communication failures.
+    pub fn get_plain_text(&self) -> Result<ArrayD<f64>> {
+        let value = share::reveal(&self.sess, &self.share)?;
+        Ok(self.sess.encoder().decode(&value))
+    }
+
+    /// Reveals the value to party `dst` only. One round.
+    ///
+    /// # Errors
+    /// A bad `dst`; communication failures.
+    pub fn reveal_to(&self, dst: usize) -> Result<Option<ArrayD<f64>>> {
+        let value = share::reveal_to(&self.sess, &self.share, dst)?;
+        Ok(value.map(|v| self.sess.encoder().decode(&v)))
+    }
+
+    fn with(&self, share: RingTensor) -> Self {
+        Self {
+            sess: self.sess.clone(),
+            share,
+        }
+    }
+
+    fn check(&self, other: &CrypTensor, op: &'static str) -> Result<()> {
+        if self.sess.same(&other.sess) {
+            Ok(())
+        } else {
+            Err(Error::SessionMismatch { op })
+        }
+    }
+
+    fn encode_public(&self, array: &ArrayD<f64>) -> Result<RingTensor> {
+        Ok(self.sess.encoder().encode(array)?)
+    }
+
+    fn encode_scalar(&self, value: f64) -> Result<u64> {
+        Ok(self.sess.encoder().encode_scalar(value)?)
+    }
+
+    /// A product at twice the scale back to the session's precision.
+    fn rescale(&self, product: RingTensor) -> Result<Self> {
+        let bits = self.sess.encoder().frac_bits();
+        Ok(self.with(truncate::truncate(&self.sess, &product, bits)?))
+    }
+
+    // ---- linear operations: local, no communication ----
+
+    /// `self + other` (broadcasting).
+    ///
+    /// # Errors
+    /// Shape mismatch or different sessions.
+    pub fn add(&self, other: &CrypTensor) -> Result<Self> {
+        self.check(other, "add")?;
+        Ok(self.with(self.share.add(&other.share)?))
+    }
+
+    /// `self - other` (broadcasting).
+    ///
+    /// # Errors
+    /// Shape mismatch or different sessions.
+    pub fn sub(&self, other: &CrypTensor) -> Result<Self> {
+        self.check(other, "sub")?;
+        Ok(self.with(self.share.sub(&other.share)?))
+    }
+
+    /// `-self`.
+    pub fn neg(&self) -> Self {
+        self.with(self.share.neg())
+    }
+
+    /// `self + p` for a public array `p` (broadcasting): party 0 adds the encoding.
+    ///
+    /// # Errors
+    /// Shape mismatch; encoding errors.
+    pub fn add_plain(&self, p: &ArrayD<f64>) -> Result<Self> {
+        let encoded = self.encode_public(p)?;
+        let share = if self.sess.rank() == 0 {
+            self.share.add(&encoded)?
+        } else {
+            // Broadcast like party 0 does so every party's share has the result's shape.
+            self.share.add(&RingTensor::zeros(encoded.shape()))?
+        };
+        Ok(self.with(share))
+    }
+
+    /// `self - p` for a public array `p`.
+    ///
+    /// # Errors
+    /// Shape mismatch; encoding errors.
+    pub fn sub_plain(&self, p: &ArrayD<f64>) -> Result<Self> {
+        self.add_plain(&p.mapv(|v| -v))
+    }
+
+    /// `self + c` for a public scalar.
+    ///
+    /// # Errors
+    /// Encoding errors.
+    pub fn add_scalar(&self, c: f64) -> Result<Self> {
+        let encoded = self.encode_scalar(c)?;
+        let share = if self.sess.rank() == 0 {
+            self.share.add_scalar(encoded)
+        } else {
+            self.share.clone()
+        };
+        Ok(self.with(share))
+    }
+
+    /// `self * k` for a public integer: exact and local (no truncation).
+    pub fn mul_int(&self, k: i64) -> Self {
+        self.with(self.share.mul_scalar(k as u64))
+    }
+
+    /// `self * c` for a public real scalar: local product, then truncation (no rounds with 2
+    /// parties, one with 3+).
+    ///
+    /// # Errors
+    /// Encoding errors; truncation's communication failures.
+    pub fn mul_scalar(&self, c: f64) -> Result<Self> {
+        if c.fract() == 0.0 && c.abs() < (1u64 << 52) as f64 {
+            return Ok(self.mul_int(c as i64));
+        }
+        let encoded = self.encode_scalar(c)?;
+        self.rescale(self.share.mul_scalar(encoded))
+    }
+
+    /// `self / c` for a public real scalar.
+    ///
+    /// # Errors
+    /// `InvalidArgument` when `c` is zero or not finite; otherwise as [`Self::mul_scalar`].
+    pub fn div_scalar(&self, c: f64) -> Result<Self> {
+        if c == 0.0 || !c.is_finite() {
+            return Err(Error::InvalidArgument {
+                op: "div_scalar",
+                reason: format!("cannot divide by {c}"),
+            });
+        }
+        self.mul_scalar(1.0 / c)
+    }
+
+    /// `self * p` elementwise for a public array (broadcasting): local product + truncation.
+    ///
+    /// # Errors
+    /// Shape mismatch; encoding errors; truncation's communication failures.
+    pub fn mul_plain(&self, p: &ArrayD<f64>) -> Result<Self> {
+        let encoded = self.encode_public(p)?;
+        self.rescale(self.share.mul(&encoded)?)
+    }
+
+    /// `self @ p` for a public matrix: local matmul + truncation.
+    ///
+    /// # Errors
+    /// Shape mismatch; encoding errors; truncation's communication failures.
+    pub fn matmul_plain(&self, p: &ArrayD<f64>) -> Result<Self> {
+        let encoded = self.encode_public(p)?;
+        self.rescale(self.share.matmul(&encoded)?)
+    }
+
+    /// `p @ self` for a public matrix: local matmul + truncation.
+    ///
+    /// # Errors
+    /// Shape mismatch; encoding errors; truncation's communication failures.
+    pub fn plain_matmul(&self, p: &ArrayD<f64>) -> Result<Self> {
+        let encoded = self.encode_public(p)?;
+        self.rescale(encoded.matmul(&self.share)?)
+    }
+
+    // ---- products of two encrypted tensors: one Beaver round, then truncation ----
+
+    fn product(&self, other: &CrypTensor, op: &Bilinear) -> Result<Self> {
+        self.check(other, op.name())?;
+        let z = beaver::bilinear(&self.sess, op, &self.share, &other.share)?;
+        self.rescale(z)
+    }
+
+    /// `self * other` elementwise (broadcasting).
+    ///
+    /// Rounds: 1 with 2 parties; 2 with 3+ parties (the product, then truncation).
+    ///
+    /// # Errors
+    /// Shape mismatch, different sessions, provider or communication failures.
+    pub fn mul(&self, other: &CrypTensor) -> Result<Self> {
+        self.product(other, &Bilinear::Mul)
+    }
+
+    /// `self * self`, with half the traffic of a general product.
+    ///
+    /// # Errors
+    /// Provider or communication failures.
+    pub fn square(&self) -> Result<Self> {
+        let z = beaver::square(&self.sess, &self.share)?;
+        self.rescale(z)
+    }
+
+    /// `self @ other` with numpy/torch semantics (batched, broadcast).
+    ///
+    /// # Errors
+    /// Shape mismatch, different sessions, provider or communication failures.
+    pub fn matmul(&self, other: &CrypTensor) -> Result<Self> {
+        self.product(other, &Bilinear::Matmul)
+    }
+
+    /// 1-d convolution of `self` (`[N, C, L]`) with an encrypted weight (`[O, C/groups, K]`).
+    ///
+    /// # Errors
+    /// Shape or parameter errors, provider or communication failures.
+    pub fn conv1d(&self, weight: &CrypTensor, p: &Conv1dParams) -> Result<Self> {
+        self.product(weight, &Bilinear::conv1d(p))
+    }
+
+    /// 2-d convolution of `self` (`[N, C, H, W]`) with an encrypted weight
+    /// (`[O, C/groups, KH, KW]`).
+    ///
+    /// # Errors
+    /// Shape or parameter errors, provider or communication failures.
+    pub fn conv2d(&self, weight: &CrypTensor, p: &Conv2dParams) -> Result<Self> {
+        self.product(weight, &Bilinear::conv2d(p))
+    }
+
+    /// 2-d convolution with a public weight: local convolution + truncation.
+    ///
+    /// # Errors
+    /// Shape or parameter errors; encoding errors; truncation's communication failures.
+    pub fn conv2d_plain(&self, weight: &ArrayD<f64>, p: &Conv2dParams) -> Result<Self> {
+        let encoded = self.encode_public(weight)?;
+        self.rescale(self.share.conv2d(&encoded, p)?)
+    }
+
+    // ---- reductions ----
+
+    /// Sum over `dims`.
+    ///
+    /// # Errors
+    /// Invalid dimensions.
+    pub fn sum(&self, dims: &[usize], keepdim: bool) -> Result<Self> {
+        Ok(self.with(self.share.sum(dims, keepdim)?))
+    }
+
+    /// Mean over `dims`: a local sum times the public `1/count` (truncated).
+    ///
+    /// # Errors
+    /// Invalid dimensions; truncation's communication failures.
+    pub fn mean(&self, dims: &[usize], keepdim: bool) -> Result<Self> {
+        let sum = self.sum(dims, keepdim)?;
+        let count = (self.numel() / sum.numel().max(1)).max(1);
+        sum.div_scalar(count as f64)
+    }
+
+    // ---- shape operations: local ----
+
+    /// Reshape (same number of elements).
+    ///
+    /// # Errors
+    /// Element count mismatch.
+    pub fn reshape(&self, shape: &[usize]) -> Result<Self> {
+        Ok(self.with(self.share.reshape(shape)?))
+    }
+
+    /// Permute dimensions.
+    ///
+    /// # Errors
+    /// Not a permutation of the dimensions.
+    pub fn permute(&self, dims: &[usize]) -> Result<Self> {
+        Ok(self.with(self.share.permute(dims)?))
+    }
+
+    /// Swap two dimensions.
+    ///
+    /// # Errors
+    /// Invalid dimensions.
+    pub fn transpose(&self, d0: usize, d1: usize) -> Result<Self> {
+        Ok(self.with(self.share.transpose(d0, d1)?))
+    }
+
+    /// `len` elements of dimension `dim` from `start`.
+    ///
+    /// # Errors
+    /// Out of range.
+    pub fn narrow(&self, dim: usize, start: usize, len: usize) -> Result<Self> {
+        Ok(self.with(self.share.narrow(dim, start, len)?))
+    }
+
+    /// Flatten dimensions `start..=end` into one.
+    ///
+    /// # Errors
+    /// Invalid dimensions.
+    pub fn flatten(&self, start: usize, end: usize) -> Result<Self> {
+        Ok(self.with(self.share.flatten(start, end)?))
+    }
+
+    /// Insert a dimension of size 1.
+    ///
+    /// # Errors
+    /// Invalid dimension.
+    pub fn unsqueeze(&self, dim: usize) -> Result<Self> {
+        Ok(self.with(self.share.unsqueeze(dim)?))
+    }
+
+    /// Remove dimension `dim` (or all) of size 1.
+    ///
+    /// # Errors
+    /// Invalid dimension.
+    pub fn squeeze(&self, dim: Option<usize>) -> Result<Self> {
+        Ok(self.with(self.share.squeeze(dim)?))
+    }
+
+    /// Select `indices` (public) along `dim`.
+    ///
+    /// # Errors
+    /// Invalid dimension or index.
+    pub fn index_select(&self, dim: usize, indices: &[usize]) -> Result<Self> {
+        Ok(self.with(self.share.index_select(dim, indices)?))
+    }
+
+    /// Concatenate along `dim`.
+    ///
+    /// # Errors
+    /// Shape mismatch, no tensors, or different sessions.
+    pub fn cat(tensors: &[&CrypTensor], dim: usize) -> Result<Self> {
+        let first = tensors.first().ok_or(Error::InvalidArgument {
+            op: "cat",
+            reason: "no tensors".into(),
+        })?;
+        for t in tensors {
+            first.check(t, "cat")?;
+        }
+        let shares: Vec<&RingTensor> = tensors.iter().map(|t| &t.share).collect();
+        Ok(first.with(RingTensor::cat(&shares, dim)?))
+    }
+
+    /// Stack along a new dimension `dim`.
+    ///
+    /// # Errors
+    /// Shape mismatch, no tensors, or different sessions.
+    pub fn stack(tensors: &[&CrypTensor], dim: usize) -> Result<Self> {
+        let first = tensors.first().ok_or(Error::InvalidArgument {
+            op: "stack",
+            reason: "no tensors".into(),
+        })?;
+        for t in tensors {
+            first.check(t, "stack")?;
+        }
+        let shares: Vec<&RingTensor> = tensors.iter().map(|t| &t.share).collect();
+        Ok(first.with(RingTensor::stack(&shares, dim)?))
+    }
+}
+
+macro_rules! binary_operator {
+    ($trait:ident, $method:ident) => {
+        impl std::ops::$trait<&CrypTensor> for &CrypTensor {
+            type Output = Result<CrypTensor>;
+            fn $method(self, rhs: &CrypTensor) -> Result<CrypTensor> {
+                CrypTensor::$method(self, rhs)
+            }
+        }
+    };
+}
+binary_operator!(Add, add);
+binary_operator!(Sub, sub);
+binary_operator!(Mul, mul);
+
+impl std::ops::Neg for &CrypTensor {
+    type Output = CrypTensor;
+    fn neg(self) -> CrypTensor {
+        CrypTensor::neg(self)
+    }
+}

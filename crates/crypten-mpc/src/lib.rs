@@ -1,0 +1,27 @@
+//! Secret-shared computation for crypten-rs: sessions, arithmetic shares and their protocols,
+//! preprocessing providers, and [`CrypTensor`], the user's encrypted tensor.
+//!
+//! Every party runs the same program (SPMD). A [`Session`] holds what a party needs: its rank,
+//! the communicator, pairwise seeds for zero sharings, the preprocessing provider and the
+//! configuration. Protocols are functions over shares that take the session first
+//! (`beaver::bilinear`, `truncate::truncate`, `share::reveal`); `CrypTensor`'s methods are thin
+//! wrappers over them.
+#![deny(missing_docs)]
+
+pub mod beaver;
+mod bilinear;
+mod config;
+mod cryptensor;
+mod error;
+pub mod provider;
+mod przs;
+mod session;
+pub mod share;
+pub mod testing;
+pub mod truncate;
+
+pub use bilinear::Bilinear;
+pub use config::{Config, ProviderKind};
+pub use cryptensor::CrypTensor;
+pub use error::{Error, Result};
+pub use session::{EnvSettings, Session};

@@ -1,0 +1,280 @@
+//! The dealer's arithmetic, shared by both providers.
+//!
+//! For a request, party `k` draws its *independent* parts from the PRG stream it shares with
+//! the dealer (a triple's `a_k, b_k`), and, when `k != 0`, its *dependent* parts too (`c_k`),
+//! which are then just random. The dealer, holding every stream, draws the same tensors in the
+//! same order, reconstructs the secrets (`a = sum a_k`, `b = sum b_k`) and gives party 0 the
+//! share that makes the dependent parts add up (`c_0 = a*b - sum_{k>0} c_k`). The order of
+//! draws below is therefore part of the protocol: change it on both sides or not at all.
+
+use crate::{Bilinear, Error, Result};
+use crypten_core::{Prg, RingTensor};
+use serde::{Deserialize, Serialize};
+
+/// The largest number of elements one preprocessing part may have (2^30 elements = 8 GiB):
+/// a bound on what a malformed request can make the dealer allocate.
+pub const MAX_PART_ELEMENTS: usize = 1 << 30;
+
+/// A request for correlated randomness.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request {
+    /// A Beaver triple `(a, b, c = op(a, b))` for operands shaped `x_shape` and `y_shape`.
+    /// Parts: `a, b` (independent), `c` (dependent).
+    Triple {
+        /// The bilinear map.
+        op: Bilinear,
+        /// Shape of the first operand.
+        x_shape: Vec<usize>,
+        /// Shape of the second operand.
+        y_shape: Vec<usize>,
+    },
+    /// A square pair `(r, r*r)`. Parts: `r` (independent), `r*r` (dependent).
+    Square {
+        /// The shape.
+        shape: Vec<usize>,
+    },
+    /// A truncation mask: uniform `r`, `r >> bits` (logical) and the top bit of `r`.
+    /// Parts: `r` (independent), `r >> bits` and `msb(r)` (dependent).
+    Trunc {
+        /// The shape.
+        shape: Vec<usize>,
+        /// How many bits the protocol shifts by.
+        bits: u32,
+    },
+}
+
+impl Request {
+    /// A short description for errors and logs.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Triple {
+                op,
+                x_shape,
+                y_shape,
+            } => {
+                format!("{} triple {x_shape:?} x {y_shape:?}", op.name())
+            }
+            Self::Square { shape } => format!("square pair {shape:?}"),
+            Self::Trunc { shape, bits } => format!("truncation mask {shape:?} >> {bits}"),
+        }
+    }
+
+    /// Shapes of all parts, in order; the first `independent()` are independent.
+    ///
+    /// # Errors
+    /// When the request is inconsistent (shapes that don't fit, a too-large part, a shift of
+    /// 64 bits or more): a dealer must treat requests as untrusted input.
+    pub fn part_shapes(&self) -> Result<Vec<Vec<usize>>> {
+        let shapes = match self {
+            Self::Triple {
+                op,
+                x_shape,
+                y_shape,
+            } => {
+                vec![
+                    x_shape.clone(),
+                    y_shape.clone(),
+                    op.output_shape(x_shape, y_shape)?,
+                ]
+            }
+            Self::Square { shape } => vec![shape.clone(), shape.clone()],
+            Self::Trunc { shape, bits } => {
+                if *bits == 0 || *bits >= 63 {
+                    return Err(self.invalid(format!("shift of {bits} bits")));
+                }
+                vec![shape.clone(), shape.clone(), shape.clone()]
+            }
+        };
+        for shape in &shapes {
+            let numel = shape
+                .iter()
+                .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+                .filter(|&n| n <= MAX_PART_ELEMENTS);
+            if numel.is_none() {
+                return Err(self.invalid(format!("part of shape {shape:?} is too large")));
+            }
+        }
+        Ok(shapes)
+    }
+
+    /// How many leading parts every party draws on its own.
+    pub fn independent(&self) -> usize {
+        match self {
+            Self::Triple { .. } => 2,
+            Self::Square { .. } | Self::Trunc { .. } => 1,
+        }
+    }
+
+    fn invalid(&self, reason: String) -> Error {
+        Error::InvalidArgument {
+            op: "preprocessing request",
+            reason,
+        }
+    }
+}
+
+/// Draws party `party`'s parts of `request` from its stream: the independent parts, and for
+/// `party != 0` the dependent parts as well.
+///
+/// # Errors
+/// An inconsistent request.
+pub fn draw(request: &Request, stream: &mut Prg, party: usize) -> Result<Vec<RingTensor>> {
+    let shapes = request.part_shapes()?;
+    let count = if party == 0 {
+        request.independent()
+    } else {
+        shapes.len()
+    };
+    Ok(shapes[..count]
+        .iter()
+        .map(|shape| stream.ring(shape))
+        .collect())
+}
+
+/// Party 0's dependent parts, from every party's draws (`draws[k]` as returned by [`draw`]).
+///
+/// # Errors
+/// An inconsistent request, or draws that don't match it.
+pub fn complete(request: &Request, draws: &[Vec<RingTensor>]) -> Result<Vec<RingTensor>> {
+    let shapes = request.part_shapes()?;
+    let ok = !draws.is_empty()
+        && draws[0].len() == request.independent()
+        && draws[1..].iter().all(|d| d.len() == shapes.len());
+    if !ok {
+        return Err(request.invalid("draws do not match the request".into()));
+    }
+    // The secret behind independent part `i`: the sum of every party's share.
+    let secret = |i: usize| -> Result<RingTensor> {
+        let mut acc = draws[0][i].clone();
+        for d in &draws[1..] {
+            acc.add_assign(&d[i])?;
+        }
+        Ok(acc)
+    };
+    // Party 0's share of dependent part `i` holding the value `total`.
+    let share_of = |i: usize, mut total: RingTensor| -> Result<RingTensor> {
+        for d in &draws[1..] {
+            total.sub_assign(&d[i])?;
+        }
+        Ok(total)
+    };
+    match request {
+        Request::Triple { op, .. } => {
+            let c = op.apply(&secret(0)?, &secret(1)?)?;
+            Ok(vec![share_of(2, c)?])
+        }
+        Request::Square { .. } => {
+            let r = secret(0)?;
+            let square = r.mul(&r)?;
+            Ok(vec![share_of(1, square)?])
+        }
+        Request::Trunc { bits, .. } => {
+            let r = secret(0)?;
+            Ok(vec![share_of(1, r.shr(*bits))?, share_of(2, r.shr(63))?])
+        }
+    }
+}
+
+/// Deals `request` to every party at once: each party's full parts, in order.
+///
+/// # Errors
+/// An inconsistent request.
+pub fn deal_all(request: &Request, streams: &mut [Prg]) -> Result<Vec<Vec<RingTensor>>> {
+    let mut draws = streams
+        .iter_mut()
+        .enumerate()
+        .map(|(k, s)| draw(request, s, k))
+        .collect::<Result<Vec<_>>>()?;
+    let dependent = complete(request, &draws)?;
+    draws[0].extend(dependent);
+    Ok(draws)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn streams(n: usize) -> Vec<Prg> {
+        (0..n).map(|k| Prg::from_seed([k as u8 + 1; 16])).collect()
+    }
+
+    fn reconstruct(parts: &[Vec<RingTensor>], i: usize) -> RingTensor {
+        let mut acc = parts[0][i].clone();
+        for p in &parts[1..] {
+            acc.add_assign(&p[i]).unwrap();
+        }
+        acc
+    }
+
+    #[test]
+    fn triples_are_correct_for_every_map() {
+        let maps = [
+            (Bilinear::Mul, vec![3, 4], vec![4]),
+            (Bilinear::Matmul, vec![2, 3, 5], vec![5, 4]),
+            (
+                Bilinear::Conv2d {
+                    stride: (1, 2),
+                    padding: (1, 0),
+                    dilation: (1, 1),
+                    groups: 1,
+                },
+                vec![2, 2, 5, 6],
+                vec![3, 2, 3, 3],
+            ),
+        ];
+        for n in [2, 3, 5] {
+            for (op, xs, ys) in &maps {
+                let req = Request::Triple {
+                    op: op.clone(),
+                    x_shape: xs.clone(),
+                    y_shape: ys.clone(),
+                };
+                let parts = deal_all(&req, &mut streams(n)).unwrap();
+                let (a, b, c) = (
+                    reconstruct(&parts, 0),
+                    reconstruct(&parts, 1),
+                    reconstruct(&parts, 2),
+                );
+                assert_eq!(op.apply(&a, &b).unwrap(), c, "{op:?} with {n} parties");
+            }
+        }
+    }
+
+    #[test]
+    fn separate_draws_match_dealing_all() {
+        let req = Request::Trunc {
+            shape: vec![7],
+            bits: 16,
+        };
+        let all = deal_all(&req, &mut streams(3)).unwrap();
+        let mut mine = streams(3);
+        assert_eq!(draw(&req, &mut mine[2], 2).unwrap(), all[2]);
+        assert_eq!(draw(&req, &mut mine[0], 0).unwrap()[..], all[0][..1]);
+        let r = reconstruct(&all, 0);
+        assert_eq!(reconstruct(&all, 1), r.shr(16));
+        assert_eq!(reconstruct(&all, 2), r.shr(63));
+    }
+
+    #[test]
+    fn hostile_requests_are_rejected() {
+        let huge = Request::Square {
+            shape: vec![1 << 20, 1 << 20],
+        };
+        assert!(huge.part_shapes().is_err());
+        let overflow = Request::Square {
+            shape: vec![usize::MAX, 2],
+        };
+        assert!(overflow.part_shapes().is_err());
+        let bad_shift = Request::Trunc {
+            shape: vec![1],
+            bits: 64,
+        };
+        assert!(bad_shift.part_shapes().is_err());
+        let bad_shapes = Request::Triple {
+            op: Bilinear::Matmul,
+            x_shape: vec![2, 3],
+            y_shape: vec![4, 5],
+        };
+        assert!(bad_shapes.part_shapes().is_err());
+    }
+}

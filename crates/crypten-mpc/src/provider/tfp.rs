@@ -1,0 +1,85 @@
+//! The trusted-first-party provider. INSECURE: for tests and demos only.
+//!
+//! Party 0 plays the dealer inside its own process: at set-up it picks every party's stream
+//! seed and sends each party its own, so it can compute every party's randomness. The other
+//! parties draw their parts from their stream exactly as with a third party. No communication
+//! after set-up, so protocol costs are the parties' own.
+
+use super::dealer::{self, Request};
+use super::{Pending, Provider};
+use crate::{Error, Result};
+use crypten_comm::Communicator;
+use crypten_core::{Prg, RingTensor, SEED_LEN, Seed};
+use std::sync::Mutex;
+
+const SETUP_OP: &str = "setup.tfp";
+
+/// The insecure trusted-first-party provider: party 0 deals to everyone.
+pub struct InsecureTrustedFirstParty {
+    rank: usize,
+    /// Party 0: every party's stream; others: their own stream only.
+    streams: Mutex<Vec<Prg>>,
+}
+
+impl InsecureTrustedFirstParty {
+    /// Set-up: party 0 draws a seed per party and sends each party its own (one round).
+    ///
+    /// # Errors
+    /// Communication failures, or a malformed seed message.
+    pub fn setup(comm: &dyn Communicator, parties: usize) -> Result<Self> {
+        let rank = comm.rank();
+        tracing::warn!(
+            "using the INSECURE trusted-first-party provider: party 0 can see every input"
+        );
+        let streams = if rank == 0 {
+            let seeds = (0..parties)
+                .map(|_| Prg::random_seed())
+                .collect::<std::result::Result<Vec<Seed>, _>>()?;
+            let sends = (1..parties).map(|k| (k, seeds[k].to_vec())).collect();
+            comm.exchange(SETUP_OP, sends, &[])?;
+            seeds.into_iter().map(Prg::from_seed).collect()
+        } else {
+            let got = comm.exchange(SETUP_OP, Vec::new(), &[0])?;
+            vec![Prg::from_seed(parse_seed(&got[0], 0, SETUP_OP)?)]
+        };
+        Ok(Self {
+            rank,
+            streams: Mutex::new(streams),
+        })
+    }
+}
+
+/// Reads a seed sent by `peer`.
+pub(crate) fn parse_seed(bytes: &[u8], peer: usize, op: &str) -> Result<Seed> {
+    <Seed>::try_from(bytes).map_err(|_| {
+        Error::Comm(crypten_comm::Error::Malformed {
+            peer,
+            op: op.to_string(),
+            reason: format!("a seed must be {SEED_LEN} bytes, got {}", bytes.len()),
+        })
+    })
+}
+
+impl Provider for InsecureTrustedFirstParty {
+    fn name(&self) -> &'static str {
+        "insecure trusted first party"
+    }
+
+    fn begin(&self, _comm: &dyn Communicator, request: Request) -> Result<Pending> {
+        let mut streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
+        let parts = if self.rank == 0 {
+            dealer::deal_all(&request, &mut streams)?.swap_remove(0)
+        } else {
+            dealer::draw(&request, &mut streams[0], self.rank)?
+        };
+        Ok(Pending {
+            request,
+            parts,
+            awaiting: false,
+        })
+    }
+
+    fn finish(&self, _comm: &dyn Communicator, pending: Pending) -> Result<Vec<RingTensor>> {
+        Ok(pending.parts)
+    }
+}

@@ -1,0 +1,165 @@
+//! The trusted-third-party provider: the parties' side and the dealer's serving loop.
+//!
+//! The dealer is its own process, the last rank of the communicator. At set-up it sends each
+//! party a fresh stream seed. Afterwards only party 0 talks to it: `begin` sends the request
+//! (before the parties' opening round, so the dealer computes while the parties exchange) and
+//! `finish` receives party 0's dependent parts. The dealer learns the sequence of requested
+//! shapes, which every party knows anyway, and nothing about inputs.
+
+use super::dealer::{self, Request};
+use super::tfp::parse_seed;
+use super::{Pending, Provider};
+use crate::{Error, Result};
+use crypten_comm::Communicator;
+use crypten_core::{Prg, RingTensor};
+use serde::{Deserialize, Serialize};
+use std::sync::Mutex;
+
+const SETUP_OP: &str = "setup.ttp";
+const SERVE_OP: &str = "ttp";
+
+/// What party 0 sends the dealer.
+#[derive(Serialize, Deserialize)]
+enum DealerMessage {
+    Serve(Request),
+    Shutdown,
+}
+
+/// The parties' side of the trusted-third-party provider.
+pub struct TrustedThirdParty {
+    rank: usize,
+    dealer: usize,
+    stream: Mutex<Prg>,
+}
+
+impl TrustedThirdParty {
+    /// Set-up: receives this party's stream seed from the dealer (rank `parties`).
+    ///
+    /// # Errors
+    /// The dealer is unreachable or sent a malformed seed.
+    pub fn setup(comm: &dyn Communicator, parties: usize) -> Result<Self> {
+        let dealer = parties;
+        let got = comm.recv(dealer, SETUP_OP)?;
+        let seed = parse_seed(&got, dealer, SETUP_OP)?;
+        Ok(Self {
+            rank: comm.rank(),
+            dealer,
+            stream: Mutex::new(Prg::from_seed(seed)),
+        })
+    }
+
+    fn send(&self, comm: &dyn Communicator, message: &DealerMessage) -> Result<()> {
+        let bytes = postcard::to_stdvec(message).map_err(|e| Error::Provider {
+            provider: self.name(),
+            op: "request".into(),
+            reason: e.to_string(),
+        })?;
+        Ok(comm.send(self.dealer, SERVE_OP, bytes)?)
+    }
+}
+
+impl Provider for TrustedThirdParty {
+    fn name(&self) -> &'static str {
+        "trusted third party"
+    }
+
+    fn begin(&self, comm: &dyn Communicator, request: Request) -> Result<Pending> {
+        let parts = {
+            let mut stream = self.stream.lock().unwrap_or_else(|e| e.into_inner());
+            dealer::draw(&request, &mut stream, self.rank)?
+        };
+        let awaiting = self.rank == 0;
+        if awaiting {
+            self.send(comm, &DealerMessage::Serve(request.clone()))?;
+        }
+        Ok(Pending {
+            request,
+            parts,
+            awaiting,
+        })
+    }
+
+    fn finish(&self, comm: &dyn Communicator, pending: Pending) -> Result<Vec<RingTensor>> {
+        let Pending {
+            request,
+            mut parts,
+            awaiting,
+        } = pending;
+        if !awaiting {
+            return Ok(parts);
+        }
+        let shapes = request.part_shapes()?;
+        let dependent = &shapes[request.independent()..];
+        let expected: usize = dependent.iter().map(|s| s.iter().product::<usize>()).sum();
+        let words = comm.recv_u64(self.dealer, SERVE_OP, expected)?;
+        let mut offset = 0;
+        for shape in dependent {
+            let len: usize = shape.iter().product();
+            parts.push(RingTensor::new(
+                shape,
+                words[offset..offset + len].to_vec(),
+            )?);
+            offset += len;
+        }
+        Ok(parts)
+    }
+
+    fn shutdown(&self, comm: &dyn Communicator) -> Result<()> {
+        if self.rank == 0 {
+            self.send(comm, &DealerMessage::Shutdown)?;
+        }
+        Ok(())
+    }
+}
+
+/// The dealer's serving loop: run by the trusted third party's process (rank `parties` of
+/// `comm`) until party 0 says the session is over.
+///
+/// # Errors
+/// A party died or timed out, or party 0 sent a malformed or inconsistent request (the
+/// dealer treats requests as untrusted input and stops with an error naming party 0).
+pub fn run_ttp(comm: &dyn Communicator, parties: usize) -> Result<()> {
+    if comm.rank() != parties || comm.world_size() != parties + 1 {
+        return Err(Error::Config(format!(
+            "the dealer must be rank {parties} of {} endpoints, is rank {} of {}",
+            parties + 1,
+            comm.rank(),
+            comm.world_size()
+        )));
+    }
+    let mut streams = Vec::with_capacity(parties);
+    for k in 0..parties {
+        let seed = Prg::random_seed()?;
+        comm.send(k, SETUP_OP, seed.to_vec())?;
+        streams.push(Prg::from_seed(seed));
+    }
+    let mut served = 0u64;
+    loop {
+        let bytes = comm.recv(0, SERVE_OP)?;
+        let message: DealerMessage = postcard::from_bytes(&bytes).map_err(|e| {
+            Error::Comm(crypten_comm::Error::Malformed {
+                peer: 0,
+                op: SERVE_OP.into(),
+                reason: format!("undecodable dealer request: {e}"),
+            })
+        })?;
+        let request = match message {
+            DealerMessage::Shutdown => break,
+            DealerMessage::Serve(request) => request,
+        };
+        let draws = streams
+            .iter_mut()
+            .enumerate()
+            .map(|(k, s)| dealer::draw(&request, s, k))
+            .collect::<Result<Vec<_>>>()?;
+        let dependent = dealer::complete(&request, &draws)?;
+        let words: Vec<u64> = dependent
+            .iter()
+            .flat_map(|t| t.data().iter().copied())
+            .collect();
+        comm.send_u64(0, SERVE_OP, &words)?;
+        served += 1;
+    }
+    tracing::debug!(served, "dealer finished");
+    Ok(())
+}

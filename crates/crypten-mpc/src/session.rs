@@ -1,0 +1,251 @@
+//! `Session`: everything one party needs to take part in a computation.
+
+use crate::provider::{InsecureTrustedFirstParty, Provider, TrustedThirdParty};
+use crate::przs::Przs;
+use crate::{Config, Error, ProviderKind, Result};
+use crypten_comm::{Communicator, StatsSnapshot, TcpComm};
+use crypten_core::{FixedPointEncoder, Prg, RingTensor};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::{Arc, Mutex};
+
+const PRZS_SETUP_OP: &str = "setup.przs";
+
+/// One party's handle on a running computation; cheap to clone, held by every `CrypTensor`.
+///
+/// Owns the rank, the communicator, the pairwise zero-sharing streams, the preprocessing
+/// provider, the configuration and (through the communicator) the traffic statistics.
+#[derive(Clone)]
+pub struct Session {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    rank: usize,
+    parties: usize,
+    comm: Box<dyn Communicator>,
+    provider: Box<dyn Provider>,
+    config: Config,
+    encoder: FixedPointEncoder,
+    przs: Mutex<Przs>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("rank", &self.inner.rank)
+            .field("parties", &self.inner.parties)
+            .field("provider", &self.inner.provider.name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// Starts a session over `comm` among `parties` computing parties (ranks `0..parties`;
+    /// with a trusted third party, the communicator has one more endpoint, the dealer).
+    ///
+    /// Set-up costs two rounds: pairwise seeds for zero sharings, then the provider's seeds.
+    ///
+    /// # Errors
+    /// Invalid configuration, a communicator of the wrong size, or failed set-up traffic.
+    pub fn new(comm: Box<dyn Communicator>, parties: usize, config: Config) -> Result<Self> {
+        let encoder = config.validate()?;
+        let rank = comm.rank();
+        let endpoints = match config.provider {
+            ProviderKind::TrustedThirdParty => parties + 1,
+            ProviderKind::InsecureTrustedFirstParty => parties,
+        };
+        if parties < 2 || rank >= parties || comm.world_size() != endpoints {
+            return Err(Error::Config(format!(
+                "rank {rank} of {parties} parties needs {endpoints} endpoints with the {} \
+                 provider, the communicator has {}",
+                config.provider.name(),
+                comm.world_size()
+            )));
+        }
+        let przs = setup_przs(comm.as_ref(), parties)?;
+        let provider: Box<dyn Provider> = match config.provider {
+            ProviderKind::TrustedThirdParty => {
+                Box::new(TrustedThirdParty::setup(comm.as_ref(), parties)?)
+            }
+            ProviderKind::InsecureTrustedFirstParty => {
+                Box::new(InsecureTrustedFirstParty::setup(comm.as_ref(), parties)?)
+            }
+        };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                rank,
+                parties,
+                comm,
+                provider,
+                config,
+                encoder,
+                przs: Mutex::new(przs),
+            }),
+        })
+    }
+
+    /// Joins a computation over TCP described by environment variables, in the style of
+    /// torch.distributed: `RANK`, `WORLD_SIZE` (the number of computing parties),
+    /// `MASTER_ADDR`, `MASTER_PORT`, and optionally `CRYPTEN_PROVIDER` (`ttp`, the default, or
+    /// `tfp`), which overrides `config.provider`.
+    ///
+    /// # Errors
+    /// Missing or invalid variables, or failed rendezvous.
+    pub fn from_env(mut config: Config) -> Result<Self> {
+        let env = EnvSettings::read()?;
+        if let Some(provider) = env.provider {
+            config.provider = provider;
+        }
+        if env.rank >= env.parties {
+            return Err(Error::Config(format!(
+                "RANK {} is not a party of WORLD_SIZE {} (the dealer runs `crypten ttp`)",
+                env.rank, env.parties
+            )));
+        }
+        let endpoints =
+            env.parties + usize::from(config.provider == ProviderKind::TrustedThirdParty);
+        let comm = TcpComm::rendezvous(env.rank, endpoints, env.master, config.comm.clone())?;
+        Self::new(Box::new(comm), env.parties, config)
+    }
+
+    /// This party's rank.
+    pub fn rank(&self) -> usize {
+        self.inner.rank
+    }
+
+    /// The number of computing parties (the dealer not included).
+    pub fn parties(&self) -> usize {
+        self.inner.parties
+    }
+
+    /// Ranks of the other computing parties.
+    pub fn peers(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.inner.parties).filter(move |&p| p != self.inner.rank)
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The fixed-point encoder.
+    pub fn encoder(&self) -> FixedPointEncoder {
+        self.inner.encoder
+    }
+
+    /// The communicator.
+    pub fn comm(&self) -> &dyn Communicator {
+        self.inner.comm.as_ref()
+    }
+
+    /// The preprocessing provider.
+    pub fn provider(&self) -> &dyn Provider {
+        self.inner.provider.as_ref()
+    }
+
+    /// A snapshot of this party's traffic so far (bytes, rounds, per-op breakdown).
+    pub fn stats(&self) -> StatsSnapshot {
+        self.inner.comm.stats().snapshot()
+    }
+
+    /// Whether two handles refer to the same session.
+    pub fn same(&self, other: &Session) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    /// This party's share of a fresh arithmetic sharing of zero.
+    pub(crate) fn zero_share(&self, shape: &[usize]) -> RingTensor {
+        self.inner
+            .przs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .zero(shape)
+    }
+
+    /// Ends the session: tells a trusted third party to stop. Call it once, on every party,
+    /// when the computation is over.
+    ///
+    /// # Errors
+    /// The dealer is unreachable.
+    pub fn close(&self) -> Result<()> {
+        self.inner.provider.shutdown(self.comm())
+    }
+}
+
+/// One round: every party sends a fresh seed to each higher rank and receives one from each
+/// lower rank; each pair then holds a common stream.
+fn setup_przs(comm: &dyn Communicator, parties: usize) -> Result<Przs> {
+    let rank = comm.rank();
+    let mut streams: Vec<Option<Prg>> = (0..parties).map(|_| None).collect();
+    let mut sends = Vec::new();
+    for (peer, slot) in streams.iter_mut().enumerate().skip(rank + 1) {
+        let seed = Prg::random_seed()?;
+        sends.push((peer, seed.to_vec()));
+        *slot = Some(Prg::from_seed(seed));
+    }
+    let lower: Vec<usize> = (0..rank).collect();
+    let received = comm.exchange(PRZS_SETUP_OP, sends, &lower)?;
+    for (peer, bytes) in lower.into_iter().zip(received) {
+        let seed = crate::provider::parse_seed_from(&bytes, peer, PRZS_SETUP_OP)?;
+        streams[peer] = Some(Prg::from_seed(seed));
+    }
+    Ok(Przs::new(rank, streams))
+}
+
+/// The rendezvous settings read from the environment.
+pub struct EnvSettings {
+    /// `RANK`.
+    pub rank: usize,
+    /// `WORLD_SIZE`: the number of computing parties.
+    pub parties: usize,
+    /// `MASTER_ADDR:MASTER_PORT`.
+    pub master: SocketAddr,
+    /// `CRYPTEN_PROVIDER`, if set.
+    pub provider: Option<ProviderKind>,
+}
+
+impl EnvSettings {
+    /// Reads and validates the variables.
+    ///
+    /// # Errors
+    /// `Config` naming the missing or malformed variable.
+    pub fn read() -> Result<Self> {
+        fn var(name: &str) -> Result<String> {
+            std::env::var(name)
+                .map_err(|_| Error::Config(format!("environment variable {name} is not set")))
+        }
+        fn number(name: &str) -> Result<usize> {
+            var(name)?
+                .trim()
+                .parse()
+                .map_err(|_| Error::Config(format!("{name} must be a non-negative integer")))
+        }
+        let rank = number("RANK")?;
+        let parties = number("WORLD_SIZE")?;
+        let host = var("MASTER_ADDR")?;
+        let port: u16 = var("MASTER_PORT")?
+            .trim()
+            .parse()
+            .map_err(|_| Error::Config("MASTER_PORT must be a port number".into()))?;
+        let master = (host.as_str(), port)
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next())
+            .ok_or_else(|| Error::Config(format!("cannot resolve MASTER_ADDR {host}:{port}")))?;
+        let provider = match std::env::var("CRYPTEN_PROVIDER") {
+            Ok(p) => Some(ProviderKind::parse(p.trim())?),
+            Err(_) => None,
+        };
+        if parties < 2 {
+            return Err(Error::Config(format!(
+                "WORLD_SIZE must be at least 2, got {parties}"
+            )));
+        }
+        Ok(Self {
+            rank,
+            parties,
+            master,
+            provider,
+        })
+    }
+}

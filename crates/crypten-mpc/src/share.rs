@@ -1,0 +1,136 @@
+//! Arithmetic sharing: creating shares of an input and opening (revealing) shared values.
+//!
+//! A value `x` in Z/2^64 is held as shares `x_0 .. x_{N-1}` with `x = sum x_i (mod 2^64)`.
+
+use crate::{Error, Result, Session};
+use crypten_core::RingTensor;
+
+/// Shares a value held by party `src` among all parties, without communication: every party
+/// draws its share of a fresh zero sharing and `src` adds its value.
+///
+/// `value` must be `Some` (of shape `shape`) at `src`; it is ignored elsewhere.
+///
+/// Rounds: 0. Bytes: 0.
+///
+/// # Errors
+/// `InvalidArgument` when `src` is not a party or `src` passes no value or a value of another
+/// shape.
+pub fn share(
+    sess: &Session,
+    src: usize,
+    value: Option<&RingTensor>,
+    shape: &[usize],
+) -> Result<RingTensor> {
+    if src >= sess.parties() {
+        return Err(Error::InvalidArgument {
+            op: "share",
+            reason: format!(
+                "source party {src} is not one of the {} parties",
+                sess.parties()
+            ),
+        });
+    }
+    let mut share = sess.zero_share(shape);
+    if sess.rank() == src {
+        let value = value.ok_or_else(|| Error::InvalidArgument {
+            op: "share",
+            reason: format!("party {src} is the source but passed no value"),
+        })?;
+        if value.shape() != shape {
+            return Err(Error::InvalidArgument {
+                op: "share",
+                reason: format!("value of shape {:?} shared as {shape:?}", value.shape()),
+            });
+        }
+        share.add_assign(value)?;
+    }
+    Ok(share)
+}
+
+/// Opens several shared tensors to every party in one round: each party sends its shares to
+/// every other party and sums what it receives.
+///
+/// Rounds: 1. Bytes sent per party: `8 * (N-1) * total elements` plus frame headers.
+///
+/// # Errors
+/// Communication failures (the error names the peer and `op`).
+pub fn open(sess: &Session, op: &str, shares: &[&RingTensor]) -> Result<Vec<RingTensor>> {
+    let total: usize = shares.iter().map(|s| s.numel()).sum();
+    let payload = concat(shares);
+    let peers: Vec<usize> = sess.peers().collect();
+    let sends: Vec<(usize, &[u64])> = peers.iter().map(|&p| (p, payload.as_slice())).collect();
+    let recv_from: Vec<(usize, usize)> = peers.iter().map(|&p| (p, total)).collect();
+    let received = sess.comm().exchange_u64(op, &sends, &recv_from)?;
+    let mut sum = payload;
+    for words in &received {
+        for (acc, w) in sum.iter_mut().zip(words) {
+            *acc = acc.wrapping_add(*w);
+        }
+    }
+    split(shares, sum)
+}
+
+/// Opens one shared tensor to every party (one round; see [`open`]).
+///
+/// # Errors
+/// Communication failures.
+pub fn reveal(sess: &Session, share: &RingTensor) -> Result<RingTensor> {
+    Ok(open(sess, "reveal", &[share])?.swap_remove(0))
+}
+
+/// Opens a shared tensor to party `dst` only; the others get `None`.
+///
+/// Rounds: 1. Bytes: every party but `dst` sends `8 * elements`.
+///
+/// # Errors
+/// `InvalidArgument` for a bad `dst`; communication failures.
+pub fn reveal_to(sess: &Session, share: &RingTensor, dst: usize) -> Result<Option<RingTensor>> {
+    if dst >= sess.parties() {
+        return Err(Error::InvalidArgument {
+            op: "reveal_to",
+            reason: format!("party {dst} is not one of the {} parties", sess.parties()),
+        });
+    }
+    let op = "reveal_to";
+    if sess.rank() == dst {
+        let peers: Vec<(usize, usize)> = sess.peers().map(|p| (p, share.numel())).collect();
+        let received = sess.comm().exchange_u64(op, &[], &peers)?;
+        let mut sum = share.clone();
+        for words in &received {
+            for (acc, w) in sum.data_mut().iter_mut().zip(words) {
+                *acc = acc.wrapping_add(*w);
+            }
+        }
+        Ok(Some(sum))
+    } else {
+        sess.comm().exchange_u64(op, &[(dst, share.data())], &[])?;
+        Ok(None)
+    }
+}
+
+fn concat(parts: &[&RingTensor]) -> Vec<u64> {
+    if let [one] = parts {
+        return one.data().to_vec();
+    }
+    let mut out = Vec::with_capacity(parts.iter().map(|p| p.numel()).sum());
+    for p in parts {
+        out.extend_from_slice(p.data());
+    }
+    out
+}
+
+fn split(shapes_of: &[&RingTensor], words: Vec<u64>) -> Result<Vec<RingTensor>> {
+    if let [one] = shapes_of {
+        return Ok(vec![RingTensor::new(one.shape(), words)?]);
+    }
+    let mut out = Vec::with_capacity(shapes_of.len());
+    let mut offset = 0;
+    for t in shapes_of {
+        out.push(RingTensor::new(
+            t.shape(),
+            words[offset..offset + t.numel()].to_vec(),
+        )?);
+        offset += t.numel();
+    }
+    Ok(out)
+}

@@ -1,0 +1,69 @@
+//! Truncation of shared fixed-point values: dividing by 2^bits after a product.
+//!
+//! - **2 parties, local** (SecureML's observation): party 0 shifts its share arithmetically,
+//!   party 1 shifts the negation of its share and negates back. The result is off by at most
+//!   one unit in the last place, except with probability about `|x| / 2^63` per element, when
+//!   the two shares straddle the wrap-around and the result is garbage. With 16 fractional bits
+//!   and |x| < 2^20 that is below 2^-27 per element.
+//! - **3+ parties, dealer-assisted, one round**: local shifting fails there (the sum of N
+//!   random shares wraps a random number of times), so the parties open `c = x + 2^62 + r` for
+//!   a dealer mask `r` that is uniform in Z/2^64 (so `c` reveals nothing). Writing
+//!   `x' = x + 2^62`, which lies in `[0, 2^63)` when `|x| < 2^62`, the sum `x' + r` wraps past
+//!   2^64 exactly when the top bit of `r` is set and the top bit of `c` is clear. The dealer
+//!   provides shares of `r >> bits` and of `msb(r)`, so
+//!   `x >> bits = (c >> bits) - (r >> bits) + wrap * 2^(64-bits) - 2^(62-bits)`, where
+//!   `wrap = (1 - msb(c)) * msb(r)` is linear in the shares. It never fails; the result is
+//!   `floor(x / 2^bits)` or one more (the dropped borrow between the low bits of `c` and `r`).
+
+use crate::provider::Request;
+use crate::share::open;
+use crate::{Error, Result, Session};
+use crypten_core::RingTensor;
+
+/// Divides a shared value by `2^bits`, rounding to one of the two nearest integers.
+///
+/// Rounds: 0 with 2 parties; 1 with 3+ parties. Bytes per party with 3+ parties:
+/// `8 * (N-1) * |x|` plus headers. Failure probability: see the module docs (2 parties only).
+/// Requires `|x| < 2^62`.
+///
+/// # Errors
+/// `InvalidArgument` when `bits` is 0 or at least 63; provider or communication failures.
+pub fn truncate(sess: &Session, x: &RingTensor, bits: u32) -> Result<RingTensor> {
+    if bits == 0 || bits >= 63 {
+        return Err(Error::InvalidArgument {
+            op: "truncate",
+            reason: format!("cannot shift by {bits} bits"),
+        });
+    }
+    if sess.parties() == 2 {
+        return Ok(if sess.rank() == 0 {
+            x.sar(bits)
+        } else {
+            x.neg().sar(bits).neg()
+        });
+    }
+    let pending = sess.provider().begin(
+        sess.comm(),
+        Request::Trunc {
+            shape: x.shape().to_vec(),
+            bits,
+        },
+    )?;
+    let mut masked = x.add(&pending.parts[0])?;
+    if sess.rank() == 0 {
+        masked = masked.add_scalar(1 << 62);
+    }
+    let c = open(sess, "truncate", &[&masked])?.swap_remove(0);
+    let parts = sess.provider().finish(sess.comm(), pending)?;
+    let (r_shifted, r_msb) = (&parts[1], &parts[2]);
+    // wrap * 2^(64-bits), with wrap = (1 - msb(c)) * msb(r): msb(r) shares scaled, masked to
+    // the positions where c's top bit is clear.
+    let no_top = c.map(|v| if v >> 63 == 0 { 1 << (64 - bits) } else { 0 });
+    let mut out = r_msb.mul(&no_top)?;
+    out.sub_assign(r_shifted)?;
+    if sess.rank() == 0 {
+        let offset = 1u64 << (62 - bits);
+        out.add_assign(&c.map(|v| (v >> bits).wrapping_sub(offset)))?;
+    }
+    Ok(out)
+}

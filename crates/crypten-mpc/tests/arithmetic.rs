@@ -1,0 +1,283 @@
+//! Arithmetic shares against plaintext f64, for 2, 3 and 4 parties on threads, with both
+//! providers: sharing and revealing, products, matmul, convolutions, reductions.
+
+use crypten_core::{Conv1dParams, Conv2dParams, FixedPointEncoder, Prg};
+use crypten_mpc::testing::run;
+use crypten_mpc::{CrypTensor, ProviderKind};
+use ndarray::{ArrayD, IxDyn};
+
+const PROVIDERS: [ProviderKind; 2] = [
+    ProviderKind::TrustedThirdParty,
+    ProviderKind::InsecureTrustedFirstParty,
+];
+
+/// Deterministic test data: uniform in [-scale, scale).
+fn data(shape: &[usize], scale: f64, seed: u8) -> ArrayD<f64> {
+    let mut prg = Prg::from_seed([seed; 16]);
+    let n: usize = shape.iter().product();
+    let v = (0..n)
+        .map(|_| (prg.uniform_f64() * 2.0 - 1.0) * scale)
+        .collect();
+    ArrayD::from_shape_vec(IxDyn(shape), v).unwrap()
+}
+
+fn max_abs_diff(a: &ArrayD<f64>, b: &ArrayD<f64>) -> f64 {
+    assert_eq!(a.shape(), b.shape());
+    a.iter()
+        .zip(b.iter())
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
+}
+
+/// One fixed-point unit.
+const ULP: f64 = 1.0 / 65536.0;
+
+fn matmul_f64(a: &ArrayD<f64>, b: &ArrayD<f64>) -> ArrayD<f64> {
+    let a2 = a.view().into_dimensionality::<ndarray::Ix2>().unwrap();
+    let b2 = b.view().into_dimensionality::<ndarray::Ix2>().unwrap();
+    a2.dot(&b2).into_dyn()
+}
+
+#[test]
+fn reveal_of_share_is_identity() {
+    for provider in PROVIDERS {
+        for parties in [2, 3, 4] {
+            let x = data(&[3, 5], 1000.0, 1);
+            let encoder = FixedPointEncoder::default();
+            let out = run(parties, provider, |sess| {
+                let src = parties - 1;
+                let t = CrypTensor::from_array(&sess, &x, src)?;
+                t.get_plain_text()
+            })
+            .unwrap();
+            let expected = encoder.decode(&encoder.encode(&x).unwrap());
+            for got in out {
+                assert_eq!(got, expected, "{parties} parties, {provider:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn shares_look_random_to_each_party() {
+    // A zero input must not give a zero share anywhere: each share is masked by PRZS.
+    let out = run(3, ProviderKind::InsecureTrustedFirstParty, |sess| {
+        let t = CrypTensor::from_array(&sess, &ArrayD::zeros(IxDyn(&[64])), 0)?;
+        Ok(t.share().data().iter().filter(|&&v| v == 0).count())
+    })
+    .unwrap();
+    assert_eq!(out, vec![0, 0, 0]);
+}
+
+#[test]
+fn mul_square_and_linear_ops_match_f64() {
+    for provider in PROVIDERS {
+        for parties in [2, 3, 4] {
+            let x = data(&[4, 6], 30.0, 2);
+            let y = data(&[6], 30.0, 3);
+            let out = run(parties, provider, |sess| {
+                let a = CrypTensor::from_array(&sess, &x, 0)?;
+                let b = CrypTensor::from_array(&sess, &y, 1)?;
+                Ok((
+                    a.mul(&b)?.get_plain_text()?,
+                    a.square()?.get_plain_text()?,
+                    (&a + &b)?.sub(&b)?.get_plain_text()?,
+                    a.mul_scalar(-2.5)?.add_scalar(1.0)?.get_plain_text()?,
+                    a.mean(&[1], false)?.get_plain_text()?,
+                ))
+            })
+            .unwrap();
+            let (mul, sq, lin, affine, mean) = &out[0];
+            let tol = 1e-3; // inputs' encoding error (2^-17 each) times |30| plus 1 ulp
+            assert!(
+                max_abs_diff(mul, &(&x * &y)) < tol,
+                "mul {parties} {provider:?}"
+            );
+            assert!(max_abs_diff(sq, &(&x * &x)) < tol, "square");
+            assert!(max_abs_diff(lin, &x) < ULP, "add/sub");
+            assert!(
+                max_abs_diff(affine, &x.mapv(|v| v * -2.5 + 1.0)) < 1e-4,
+                "affine"
+            );
+            let mean_ref = x.mean_axis(ndarray::Axis(1)).unwrap();
+            assert!(max_abs_diff(mean, &mean_ref) < 1e-3, "mean");
+            for other in &out[1..] {
+                assert_eq!(other.0, *mul, "all parties reveal the same value");
+            }
+        }
+    }
+}
+
+#[test]
+fn matmul_matches_f64() {
+    for provider in PROVIDERS {
+        for parties in [2, 3, 4] {
+            let x = data(&[7, 13], 4.0, 4);
+            let y = data(&[13, 5], 4.0, 5);
+            let out = run(parties, provider, |sess| {
+                let a = CrypTensor::from_array(&sess, &x, 0)?;
+                let b = CrypTensor::from_array(&sess, &y, parties - 1)?;
+                Ok((
+                    a.matmul(&b)?.get_plain_text()?,
+                    a.matmul_plain(&y)?.get_plain_text()?,
+                ))
+            })
+            .unwrap();
+            let expected = matmul_f64(&x, &y);
+            // 13 products, each with encoding error about 4 * 2^-16, plus 1 ulp of truncation.
+            assert!(
+                max_abs_diff(&out[0].0, &expected) < 2e-3,
+                "{parties} {provider:?}"
+            );
+            assert!(
+                max_abs_diff(&out[0].1, &expected) < 2e-3,
+                "plain {parties} {provider:?}"
+            );
+        }
+    }
+}
+
+/// Direct convolution in f64 (reference).
+fn conv2d_f64(x: &ArrayD<f64>, w: &ArrayD<f64>, p: &Conv2dParams) -> ArrayD<f64> {
+    let (n, c, h, wd) = (x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3]);
+    let (o, cg, kh, kw) = (w.shape()[0], w.shape()[1], w.shape()[2], w.shape()[3]);
+    let oh = (h + 2 * p.padding.0 - p.dilation.0 * (kh - 1) - 1) / p.stride.0 + 1;
+    let ow = (wd + 2 * p.padding.1 - p.dilation.1 * (kw - 1) - 1) / p.stride.1 + 1;
+    let opg = o / p.groups;
+    let mut out = ArrayD::zeros(IxDyn(&[n, o, oh, ow]));
+    for b in 0..n {
+        for oc in 0..o {
+            let g = oc / opg;
+            for i in 0..oh {
+                for j in 0..ow {
+                    let mut acc = 0.0;
+                    for ci in 0..cg {
+                        for u in 0..kh {
+                            for v in 0..kw {
+                                let r = (i * p.stride.0 + u * p.dilation.0) as isize
+                                    - p.padding.0 as isize;
+                                let s = (j * p.stride.1 + v * p.dilation.1) as isize
+                                    - p.padding.1 as isize;
+                                if r >= 0 && s >= 0 && (r as usize) < h && (s as usize) < wd {
+                                    acc += x[[b, g * cg + ci, r as usize, s as usize]]
+                                        * w[[oc, ci, u, v]];
+                                }
+                            }
+                        }
+                    }
+                    out[[b, oc, i, j]] = acc;
+                }
+            }
+        }
+    }
+    let _ = c;
+    out
+}
+
+#[test]
+fn conv2d_and_conv1d_match_f64() {
+    let p = Conv2dParams {
+        stride: (2, 1),
+        padding: (1, 2),
+        dilation: (1, 2),
+        groups: 2,
+    };
+    let x = data(&[2, 4, 7, 6], 3.0, 6);
+    let w = data(&[6, 2, 3, 2], 3.0, 7);
+    let expected = conv2d_f64(&x, &w, &p);
+    // conv1d as the 2-d case with height 1.
+    let p1 = Conv1dParams {
+        stride: 2,
+        padding: 1,
+        dilation: 1,
+        groups: 1,
+    };
+    let x1 = data(&[1, 3, 9], 3.0, 8);
+    let w1 = data(&[2, 3, 3], 3.0, 9);
+    let p1as2 = Conv2dParams {
+        stride: (1, 2),
+        padding: (0, 1),
+        dilation: (1, 1),
+        groups: 1,
+    };
+    let expected1 = conv2d_f64(
+        &x1.clone()
+            .into_shape_with_order(IxDyn(&[1, 3, 1, 9]))
+            .unwrap(),
+        &w1.clone()
+            .into_shape_with_order(IxDyn(&[2, 3, 1, 3]))
+            .unwrap(),
+        &p1as2,
+    )
+    .into_shape_with_order(IxDyn(&[1, 2, 5]))
+    .unwrap();
+    for provider in PROVIDERS {
+        for parties in [2, 3, 4] {
+            let out = run(parties, provider, |sess| {
+                let a = CrypTensor::from_array(&sess, &x, 1)?;
+                let k = CrypTensor::from_array(&sess, &w, 0)?;
+                let a1 = CrypTensor::from_array(&sess, &x1, 0)?;
+                let k1 = CrypTensor::from_array(&sess, &w1, 1)?;
+                Ok((
+                    a.conv2d(&k, &p)?.get_plain_text()?,
+                    a1.conv1d(&k1, &p1)?.get_plain_text()?,
+                    a.conv2d_plain(&w, &p)?.get_plain_text()?,
+                ))
+            })
+            .unwrap();
+            assert!(
+                max_abs_diff(&out[0].0, &expected) < 2e-3,
+                "conv2d {parties} {provider:?}"
+            );
+            assert!(
+                max_abs_diff(&out[0].1, &expected1) < 2e-3,
+                "conv1d {parties} {provider:?}"
+            );
+            assert!(
+                max_abs_diff(&out[0].2, &expected) < 2e-3,
+                "conv2d plain {parties} {provider:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn bad_inputs_are_rejected_with_clear_errors() {
+    let out = run(2, ProviderKind::InsecureTrustedFirstParty, |sess| {
+        let mut errors = Vec::new();
+        for bad in [
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            1e300,
+            -(2f64.powi(46)),
+        ] {
+            let x = ArrayD::from_elem(IxDyn(&[2]), bad);
+            // Only the source encodes, so only the source sees the error; use src = own rank.
+            let err = CrypTensor::from_array(&sess, &x, sess.rank()).unwrap_err();
+            errors.push(err.to_string());
+        }
+        Ok(errors)
+    })
+    .unwrap();
+    for messages in out {
+        assert_eq!(messages.len(), 5);
+        assert!(messages[0].contains("NaN"), "{}", messages[0]);
+        for m in &messages {
+            assert!(m.contains("cannot encode"), "{m}");
+        }
+    }
+}
+
+#[test]
+fn shape_mismatch_is_an_error_before_any_traffic() {
+    let out = run(2, ProviderKind::TrustedThirdParty, |sess| {
+        let a = CrypTensor::from_array(&sess, &data(&[2, 3], 1.0, 1), 0)?;
+        let b = CrypTensor::from_array(&sess, &data(&[4, 5], 1.0, 2), 1)?;
+        let before = sess.stats();
+        let err = a.matmul(&b).is_err() && a.mul(&b).is_err();
+        Ok((err, sess.stats().since(&before).bytes_sent))
+    })
+    .unwrap();
+    assert!(out.iter().all(|&(err, bytes)| err && bytes == 0));
+}
