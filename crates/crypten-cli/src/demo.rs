@@ -81,15 +81,12 @@ pub fn demo(sess: &Session) -> anyhow::Result<()> {
     );
 
     // The demo's data is embedded, so the plaintext answer can be shown next to it.
-    let expected = features
+    use crypten::ndarray::Ix2;
+    let product = features
         .view()
-        .into_dimensionality::<crypten::ndarray::Ix2>()?
-        .dot(
-            &weights
-                .view()
-                .into_dimensionality::<crypten::ndarray::Ix2>()?,
-        )
-        + &bias.view().into_dimensionality::<crypten::ndarray::Ix2>()?;
+        .into_dimensionality::<Ix2>()?
+        .dot(&weights.view().into_dimensionality::<Ix2>()?);
+    let expected = product + bias.view().into_dimensionality::<Ix2>()?;
     let err = y_plain
         .iter()
         .zip(expected.iter())

@@ -1,5 +1,6 @@
 //! End-to-end tests: the real `crypten` binary, parties as separate processes over loopback
 //! TCP, with the trusted third party as its own process.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions unwrap too
 
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};

@@ -1,5 +1,6 @@
 //! Arithmetic shares against plaintext f64, for 2, 3 and 4 parties on threads, with both
 //! providers: sharing and revealing, products, matmul, convolutions, reductions.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions unwrap too
 
 use crypten_core::{Conv1dParams, Conv2dParams, FixedPointEncoder, Prg};
 use crypten_mpc::testing::run;
@@ -280,4 +281,53 @@ fn shape_mismatch_is_an_error_before_any_traffic() {
     })
     .unwrap();
     assert!(out.iter().all(|&(err, bytes)| err && bytes == 0));
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        /// `reveal(share(x)) == x` exactly in the ring, for any values, shapes, sources and
+        /// party counts.
+        #[test]
+        fn reveal_inverts_share(
+            values in proptest::collection::vec(any::<u64>(), 1..40),
+            parties in 2usize..6,
+            src_pick in any::<usize>(),
+        ) {
+            let n = values.len();
+            let plain = crypten_core::RingTensor::new(&[n], values).unwrap();
+            let src = src_pick % parties;
+            let out = run(parties, ProviderKind::InsecureTrustedFirstParty, |sess| {
+                let mine = (sess.rank() == src).then_some(&plain);
+                let x = crypten_mpc::share::share(&sess, src, mine, &[n])?;
+                crypten_mpc::share::reveal(&sess, &x)
+            }).unwrap();
+            for got in out {
+                prop_assert_eq!(&got, &plain);
+            }
+        }
+
+        /// The ring product through Beaver triples equals the wrapping product, for any
+        /// values (no fixed point involved), with the dealer as a separate thread.
+        #[test]
+        fn beaver_product_is_the_wrapping_product(
+            pairs in proptest::collection::vec((any::<u64>(), any::<u64>()), 1..30),
+            parties in 2usize..5,
+        ) {
+            let n = pairs.len();
+            let x = crypten_core::RingTensor::new(&[n], pairs.iter().map(|p| p.0).collect()).unwrap();
+            let y = crypten_core::RingTensor::new(&[n], pairs.iter().map(|p| p.1).collect()).unwrap();
+            let out = run(parties, ProviderKind::TrustedThirdParty, |sess| {
+                let xs = crypten_mpc::share::share(&sess, 0, (sess.rank() == 0).then_some(&x), &[n])?;
+                let ys = crypten_mpc::share::share(&sess, 1, (sess.rank() == 1).then_some(&y), &[n])?;
+                let z = crypten_mpc::beaver::bilinear(&sess, &crypten_mpc::Bilinear::Mul, &xs, &ys)?;
+                crypten_mpc::share::reveal(&sess, &z)
+            }).unwrap();
+            prop_assert_eq!(&out[0], &x.mul(&y).unwrap());
+        }
+    }
 }
