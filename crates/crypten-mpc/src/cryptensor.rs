@@ -12,8 +12,8 @@ use ndarray::ArrayD;
 /// it until they all agree to reveal it (`get_plain_text`). `Debug` prints the shape only.
 #[derive(Clone)]
 pub struct CrypTensor {
-    sess: Session,
-    share: RingTensor,
+    pub(crate) sess: Session,
+    pub(crate) share: RingTensor,
 }
 
 impl std::fmt::Debug for CrypTensor {
@@ -121,14 +121,16 @@ impl CrypTensor {
         Ok(value.map(|v| self.sess.encoder().decode(&v)))
     }
 
-    fn with(&self, share: RingTensor) -> Self {
+    /// A tensor of the same session holding `share`.
+    pub(crate) fn with(&self, share: RingTensor) -> Self {
         Self {
             sess: self.sess.clone(),
             share,
         }
     }
 
-    fn check(&self, other: &CrypTensor, op: &'static str) -> Result<()> {
+    /// Fails unless `other` belongs to the same session.
+    pub(crate) fn check(&self, other: &CrypTensor, op: &'static str) -> Result<()> {
         if self.sess.same(&other.sess) {
             Ok(())
         } else {
@@ -145,7 +147,7 @@ impl CrypTensor {
     }
 
     /// A product at twice the scale back to the session's precision.
-    fn rescale(&self, product: RingTensor) -> Result<Self> {
+    pub(crate) fn rescale(&self, product: RingTensor) -> Result<Self> {
         let bits = self.sess.encoder().frac_bits();
         Ok(self.with(truncate::truncate(&self.sess, &product, bits)?))
     }
