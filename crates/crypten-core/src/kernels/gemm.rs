@@ -30,10 +30,14 @@ use std::thread::LocalKey;
 const KC: usize = 256;
 /// Rows of A packed at once: MC x KC u64 (256 KiB) sits comfortably in L2.
 const MC: usize = 128;
-/// Multiply-adds below which threads cost more than they save (about 40 us of one core).
+/// Multiply-adds below which threads cost more than they save, when called from a thread
+/// outside the pool: handing work to sleeping workers costs tens of microseconds, so this is
+/// about 40 us of one core (measured crossover near 112^3 on two cores).
 const PAR_MIN_WORK: usize = 1 << 21;
+/// The same on a pool worker, where splitting is cheap (measured gains from 100^3 up).
+const PAR_MIN_WORK_IN_POOL: usize = 1 << 19;
 /// Smallest share of the work worth a rayon task of its own.
-const TASK_MIN_WORK: usize = 1 << 19;
+const TASK_MIN_WORK: usize = 1 << 18;
 /// Tasks per thread, so that uneven blocks and a busy core still balance.
 const TASKS_PER_THREAD: usize = 4;
 /// Products this small skip packing altogether.
@@ -66,7 +70,11 @@ pub(super) fn gemm(isa: Isa, ops: Operands<'_>, c: &mut [u64], threads: usize) {
         return;
     }
     let work = m.saturating_mul(n).saturating_mul(k);
-    let parts = if threads <= 1 || work < PAR_MIN_WORK {
+    let min_work = match rayon::current_thread_index() {
+        Some(_) => PAR_MIN_WORK_IN_POOL,
+        None => PAR_MIN_WORK,
+    };
+    let parts = if threads <= 1 || work < min_work {
         1
     } else {
         (threads * TASKS_PER_THREAD)

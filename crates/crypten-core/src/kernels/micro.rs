@@ -3,7 +3,7 @@
 //!
 //! Three kinds of loop live here, each in a portable, an AVX2 and an AVX-512 flavour:
 //! - `tile`: the register-blocked micro-kernel of the packed GEMM. It multiplies an MR x kc
-//!   packed sliver of A by a kc x NR packed sliver of B and returns the MR x NR product.
+//!   packed sliver of A by a kc x NR packed sliver of B and writes the MR x NR product.
 //! - `axpy_row`: adds to one row of C a sum of scaled rows of B (used when A has few rows).
 //! - `dot`: one element of C as a dot product (used when B has few columns).
 //!
@@ -61,6 +61,7 @@ impl Isa {
                 return Isa::Avx2(Avx2(()));
             }
         }
+        // Only read on x86-64; this keeps other targets free of an unused-variable warning.
         let _ = requested;
         Isa::Scalar
     }
