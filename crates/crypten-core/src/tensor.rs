@@ -36,7 +36,10 @@ impl RingTensor {
                 reason: format!("{} elements given for {numel}", data.len()),
             });
         }
-        Ok(Self { shape: shape.to_vec(), data })
+        Ok(Self {
+            shape: shape.to_vec(),
+            data,
+        })
     }
 
     /// A tensor of zeros.
@@ -47,12 +50,18 @@ impl RingTensor {
     /// A tensor with every element equal to `value`.
     pub fn full(shape: &[usize], value: u64) -> Self {
         let numel = shape.iter().product();
-        Self { shape: shape.to_vec(), data: vec![value; numel] }
+        Self {
+            shape: shape.to_vec(),
+            data: vec![value; numel],
+        }
     }
 
     /// A 0-d tensor holding `value`.
     pub fn scalar(value: u64) -> Self {
-        Self { shape: Vec::new(), data: vec![value] }
+        Self {
+            shape: Vec::new(),
+            data: vec![value],
+        }
     }
 
     /// Converts an ndarray array (any layout) into a ring tensor.

@@ -7,7 +7,7 @@ use crypten_core::{Conv1dParams, Conv2dParams, RingTensor, broadcast_shapes};
 use serde::{Deserialize, Serialize};
 
 /// A bilinear map `op(x, y)` over ring tensors.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Bilinear {
     /// Elementwise product with broadcasting.
     Mul,

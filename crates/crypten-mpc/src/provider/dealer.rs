@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 pub const MAX_PART_ELEMENTS: usize = 1 << 30;
 
 /// A request for correlated randomness.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Request {
     /// A Beaver triple `(a, b, c = op(a, b))` for operands shaped `x_shape` and `y_shape`.
     /// Parts: `a, b` (independent), `c` (dependent).
