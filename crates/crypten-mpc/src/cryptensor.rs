@@ -364,6 +364,23 @@ impl CrypTensor {
         Ok(self.with(self.share.reshape(shape)?))
     }
 
+    /// Broadcast to `shape` (materialised).
+    ///
+    /// # Errors
+    /// Shapes that do not broadcast.
+    pub fn expand(&self, shape: &[usize]) -> Result<Self> {
+        Ok(self.with(self.share.expand(shape)?))
+    }
+
+    /// Sum over the dimensions that broadcasting added or stretched, so the result has
+    /// `shape` (the adjoint of `expand`, used by autograd).
+    ///
+    /// # Errors
+    /// `shape` does not broadcast to this tensor's shape.
+    pub fn sum_to_shape(&self, shape: &[usize]) -> Result<Self> {
+        Ok(self.with(self.share.sum_to_shape(shape)?))
+    }
+
     /// Permute dimensions.
     ///
     /// # Errors

@@ -8,6 +8,7 @@
 //! wrappers over them.
 #![deny(missing_docs)]
 
+pub mod autograd;
 pub mod beaver;
 mod bilinear;
 mod config;
@@ -20,6 +21,7 @@ pub mod share;
 pub mod testing;
 pub mod truncate;
 
+pub use autograd::{Tensor, Variable};
 pub use bilinear::Bilinear;
 pub use config::{Config, ProviderKind};
 pub use cryptensor::CrypTensor;

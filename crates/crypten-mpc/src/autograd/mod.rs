@@ -1,0 +1,15 @@
+//! Reverse-mode automatic differentiation over plaintext and encrypted tensors.
+//!
+//! A [`Variable`] wraps a [`Tensor`] (plaintext f64 or a `CrypTensor`) and remembers the
+//! operation that produced it. [`Variable::backward`] walks the recorded graph from an output
+//! back to the leaves in reverse topological order, applying each operation's gradient rule,
+//! so the same training code runs on plaintext and on secret-shared data: gradients of
+//! encrypted values are encrypted, and nothing is revealed by differentiation itself.
+
+mod ops;
+mod plain;
+mod tensor;
+mod variable;
+
+pub use tensor::Tensor;
+pub use variable::{NoGradGuard, Variable, is_grad_enabled, no_grad};

@@ -1,0 +1,241 @@
+//! Differentiable operations on `Variable`s and their gradient rules.
+//!
+//! Gradients of broadcast operands are summed back to the operand's shape; products keep
+//! whichever operands are encrypted encrypted, so a gradient is encrypted exactly when it
+//! depends on an encrypted value.
+
+use super::{Tensor, Variable};
+use crate::Result;
+
+impl Variable {
+    /// `self + other` (broadcasting).
+    ///
+    /// # Errors
+    /// Shape mismatch; protocol failures.
+    pub fn add(&self, other: &Variable) -> Result<Variable> {
+        let value = self.value().add(other.value())?;
+        let (sa, sb) = (self.shape().to_vec(), other.shape().to_vec());
+        Ok(Variable::from_op(
+            value,
+            "add",
+            vec![self.clone(), other.clone()],
+            Box::new(move |g| Ok(vec![Some(g.sum_to_shape(&sa)?), Some(g.sum_to_shape(&sb)?)])),
+        ))
+    }
+
+    /// `self - other` (broadcasting).
+    ///
+    /// # Errors
+    /// Shape mismatch; protocol failures.
+    pub fn sub(&self, other: &Variable) -> Result<Variable> {
+        let value = self.value().sub(other.value())?;
+        let (sa, sb) = (self.shape().to_vec(), other.shape().to_vec());
+        Ok(Variable::from_op(
+            value,
+            "sub",
+            vec![self.clone(), other.clone()],
+            Box::new(move |g| {
+                Ok(vec![
+                    Some(g.sum_to_shape(&sa)?),
+                    Some(g.neg().sum_to_shape(&sb)?),
+                ])
+            }),
+        ))
+    }
+
+    /// `-self`.
+    pub fn neg(&self) -> Variable {
+        Variable::from_op(
+            self.value().neg(),
+            "neg",
+            vec![self.clone()],
+            Box::new(|g| Ok(vec![Some(g.neg())])),
+        )
+    }
+
+    /// `self * other` elementwise (broadcasting).
+    ///
+    /// # Errors
+    /// Shape mismatch; protocol failures.
+    pub fn mul(&self, other: &Variable) -> Result<Variable> {
+        let value = self.value().mul(other.value())?;
+        let (a, b) = (self.clone(), other.clone());
+        let (need_a, need_b) = (a.requires_grad(), b.requires_grad());
+        let (va, vb) = (a.value().clone(), b.value().clone());
+        Ok(Variable::from_op(
+            value,
+            "mul",
+            vec![a, b],
+            Box::new(move |g| {
+                let ga = if need_a {
+                    Some(g.mul(&vb)?.sum_to_shape(va.shape())?)
+                } else {
+                    None
+                };
+                let gb = if need_b {
+                    Some(g.mul(&va)?.sum_to_shape(vb.shape())?)
+                } else {
+                    None
+                };
+                Ok(vec![ga, gb])
+            }),
+        ))
+    }
+
+    /// `self * c` for a public scalar.
+    ///
+    /// # Errors
+    /// Encoding errors; protocol failures.
+    pub fn mul_scalar(&self, c: f64) -> Result<Variable> {
+        let value = self.value().mul_scalar(c)?;
+        Ok(Variable::from_op(
+            value,
+            "mul_scalar",
+            vec![self.clone()],
+            Box::new(move |g| Ok(vec![Some(g.mul_scalar(c)?)])),
+        ))
+    }
+
+    /// `self + c` for a public scalar.
+    ///
+    /// # Errors
+    /// Encoding errors.
+    pub fn add_scalar(&self, c: f64) -> Result<Variable> {
+        let value = self.value().add_scalar(c)?;
+        Ok(Variable::from_op(
+            value,
+            "add_scalar",
+            vec![self.clone()],
+            Box::new(|g| Ok(vec![Some(g.clone())])),
+        ))
+    }
+
+    /// `self * self`.
+    ///
+    /// # Errors
+    /// Protocol failures.
+    pub fn square(&self) -> Result<Variable> {
+        let value = match self.value() {
+            Tensor::Encrypted(c) => Tensor::Encrypted(c.square()?),
+            plain => plain.mul(plain)?,
+        };
+        let x = self.value().clone();
+        Ok(Variable::from_op(
+            value,
+            "square",
+            vec![self.clone()],
+            Box::new(move |g| Ok(vec![Some(g.mul(&x)?.mul_scalar(2.0)?)])),
+        ))
+    }
+
+    /// Matrix product (operands of at least 2 dimensions; batch dimensions broadcast).
+    ///
+    /// # Errors
+    /// Shape mismatch; protocol failures.
+    pub fn matmul(&self, other: &Variable) -> Result<Variable> {
+        let value = self.value().matmul(other.value())?;
+        let (a, b) = (self.clone(), other.clone());
+        let (need_a, need_b) = (a.requires_grad(), b.requires_grad());
+        let (va, vb) = (a.value().clone(), b.value().clone());
+        Ok(Variable::from_op(
+            value,
+            "matmul",
+            vec![a, b],
+            Box::new(move |g| {
+                let last = |t: &Tensor| t.shape().len() - 1;
+                let ga = if need_a {
+                    let bt = vb.transpose(last(&vb) - 1, last(&vb))?;
+                    Some(g.matmul(&bt)?.sum_to_shape(va.shape())?)
+                } else {
+                    None
+                };
+                let gb = if need_b {
+                    let at = va.transpose(last(&va) - 1, last(&va))?;
+                    Some(at.matmul(g)?.sum_to_shape(vb.shape())?)
+                } else {
+                    None
+                };
+                Ok(vec![ga, gb])
+            }),
+        ))
+    }
+
+    /// Sum over `dims`.
+    ///
+    /// # Errors
+    /// Invalid dimensions.
+    pub fn sum(&self, dims: &[usize], keepdim: bool) -> Result<Variable> {
+        let value = self.value().sum(dims, keepdim)?;
+        let shape = self.shape().to_vec();
+        let mut kept = shape.clone();
+        for &d in dims {
+            kept[d] = 1;
+        }
+        Ok(Variable::from_op(
+            value,
+            "sum",
+            vec![self.clone()],
+            Box::new(move |g| Ok(vec![Some(g.reshape(&kept)?.expand(&shape)?)])),
+        ))
+    }
+
+    /// Sum of all elements, as a 0-d variable.
+    ///
+    /// # Errors
+    /// Protocol failures (none for a sum).
+    pub fn sum_all(&self) -> Result<Variable> {
+        let dims: Vec<usize> = (0..self.shape().len()).collect();
+        self.sum(&dims, false)
+    }
+
+    /// Mean over `dims`.
+    ///
+    /// # Errors
+    /// Invalid dimensions; protocol failures.
+    pub fn mean(&self, dims: &[usize], keepdim: bool) -> Result<Variable> {
+        let count: usize = dims
+            .iter()
+            .map(|&d| self.shape().get(d).copied().unwrap_or(1))
+            .product();
+        self.sum(dims, keepdim)?
+            .mul_scalar(1.0 / count.max(1) as f64)
+    }
+
+    /// Mean of all elements, as a 0-d variable.
+    ///
+    /// # Errors
+    /// Protocol failures.
+    pub fn mean_all(&self) -> Result<Variable> {
+        let dims: Vec<usize> = (0..self.shape().len()).collect();
+        self.mean(&dims, false)
+    }
+
+    /// Reshape.
+    ///
+    /// # Errors
+    /// Element count mismatch.
+    pub fn reshape(&self, shape: &[usize]) -> Result<Variable> {
+        let value = self.value().reshape(shape)?;
+        let original = self.shape().to_vec();
+        Ok(Variable::from_op(
+            value,
+            "reshape",
+            vec![self.clone()],
+            Box::new(move |g| Ok(vec![Some(g.reshape(&original)?)])),
+        ))
+    }
+
+    /// Swap two dimensions.
+    ///
+    /// # Errors
+    /// Invalid dimensions.
+    pub fn transpose(&self, d0: usize, d1: usize) -> Result<Variable> {
+        let value = self.value().transpose(d0, d1)?;
+        Ok(Variable::from_op(
+            value,
+            "transpose",
+            vec![self.clone()],
+            Box::new(move |g| Ok(vec![Some(g.transpose(d0, d1)?)])),
+        ))
+    }
+}

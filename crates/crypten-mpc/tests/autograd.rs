@@ -1,0 +1,139 @@
+//! Autograd: gradients of every recorded op against central finite differences in f64, and
+//! the same graph on encrypted leaves (2 and 3 parties) against the plaintext gradients.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions unwrap too
+
+use crypten_core::Prg;
+use crypten_mpc::autograd::no_grad;
+use crypten_mpc::testing::run;
+use crypten_mpc::{CrypTensor, ProviderKind, Tensor, Variable};
+use ndarray::{ArrayD, IxDyn};
+
+fn data(shape: &[usize], seed: u8) -> ArrayD<f64> {
+    let mut prg = Prg::from_seed([seed; 16]);
+    let n: usize = shape.iter().product();
+    ArrayD::from_shape_vec(
+        IxDyn(shape),
+        (0..n).map(|_| prg.uniform_f64() * 2.0 - 1.0).collect(),
+    )
+    .unwrap()
+}
+
+/// A scalar function of three inputs using every differentiable op, with broadcasting.
+fn objective(x: &Variable, w: &Variable, b: &Variable) -> crypten_mpc::Result<Variable> {
+    let h = x.matmul(w)?.add(b)?; // [4,3]@[3,2] + [2]
+    let t = h
+        .transpose(0, 1)?
+        .reshape(&[8])?
+        .mul_scalar(0.5)?
+        .add_scalar(0.25)?;
+    let u = t.square()?.sub(&t.neg())?; // t^2 + t
+    let v = u.reshape(&[2, 4])?.mul(&b.reshape(&[2, 1])?)?; // broadcast product
+    v.sum(&[1], false)?
+        .mean_all()?
+        .add(&x.mean(&[0], true)?.sum_all()?)
+}
+
+fn plain_value(v: &Variable) -> ArrayD<f64> {
+    match v.value() {
+        Tensor::Plain(a) => a.clone(),
+        Tensor::Encrypted(_) => panic!("expected plaintext"),
+    }
+}
+
+#[test]
+fn plaintext_gradients_match_finite_differences() {
+    let inputs = [data(&[4, 3], 1), data(&[3, 2], 2), data(&[2], 3)];
+    let vars: Vec<Variable> = inputs
+        .iter()
+        .map(|a| Variable::leaf(a.clone(), true))
+        .collect();
+    let out = objective(&vars[0], &vars[1], &vars[2]).unwrap();
+    out.backward().unwrap();
+    let eval = |args: &[ArrayD<f64>]| -> f64 {
+        let vs: Vec<Variable> = args.iter().map(|a| Variable::constant(a.clone())).collect();
+        plain_value(&objective(&vs[0], &vs[1], &vs[2]).unwrap()).sum()
+    };
+    let h = 1e-6;
+    for (i, var) in vars.iter().enumerate() {
+        let grad = match var.grad().unwrap() {
+            Tensor::Plain(g) => g,
+            Tensor::Encrypted(_) => unreachable!(),
+        };
+        assert_eq!(grad.shape(), inputs[i].shape());
+        for (j, &g) in grad.iter().enumerate() {
+            let mut plus = inputs.to_vec();
+            let mut minus = inputs.to_vec();
+            plus[i].as_slice_mut().unwrap()[j] += h;
+            minus[i].as_slice_mut().unwrap()[j] -= h;
+            let numeric = (eval(&plus) - eval(&minus)) / (2.0 * h);
+            assert!(
+                (numeric - g).abs() < 1e-6,
+                "input {i} element {j}: {g} vs {numeric}"
+            );
+        }
+    }
+}
+
+#[test]
+fn no_grad_records_nothing_and_accumulation_adds() {
+    let x = Variable::leaf(data(&[3], 4), true);
+    let y = no_grad(|| x.square().unwrap());
+    assert!(!y.requires_grad());
+    let z = x.sum_all().unwrap();
+    z.backward().unwrap();
+    z.backward().unwrap();
+    let g = match x.grad().unwrap() {
+        Tensor::Plain(g) => g,
+        Tensor::Encrypted(_) => unreachable!(),
+    };
+    assert!(
+        g.iter().all(|&v| v == 2.0),
+        "gradients accumulate across backward calls"
+    );
+    x.zero_grad();
+    assert!(x.grad().is_none());
+}
+
+#[test]
+fn encrypted_gradients_match_plaintext_gradients() {
+    let inputs = [data(&[4, 3], 1), data(&[3, 2], 2), data(&[2], 3)];
+    let vars: Vec<Variable> = inputs
+        .iter()
+        .map(|a| Variable::leaf(a.clone(), true))
+        .collect();
+    objective(&vars[0], &vars[1], &vars[2])
+        .unwrap()
+        .backward()
+        .unwrap();
+    let expected: Vec<ArrayD<f64>> = vars
+        .iter()
+        .map(|v| v.grad().unwrap().to_plain().unwrap())
+        .collect();
+    for parties in [2, 3] {
+        let out = run(parties, ProviderKind::TrustedThirdParty, |sess| {
+            // x is party 0's data, w is party 1's model, b is public (mixed plaintext/encrypted).
+            let x = Variable::leaf(CrypTensor::from_array(&sess, &inputs[0], 0)?, true);
+            let w = Variable::leaf(CrypTensor::from_array(&sess, &inputs[1], 1)?, true);
+            let b = Variable::leaf(inputs[2].clone(), true);
+            let loss = objective(&x, &w, &b)?;
+            assert!(loss.value().is_encrypted());
+            loss.backward()?;
+            let grads = [&x, &w, &b].map(|v| v.grad().unwrap());
+            assert!(grads[0].is_encrypted() && grads[1].is_encrypted());
+            grads
+                .iter()
+                .map(Tensor::to_plain)
+                .collect::<crypten_mpc::Result<Vec<_>>>()
+        })
+        .unwrap();
+        for (i, (got, want)) in out[0].iter().zip(&expected).enumerate() {
+            let err = got
+                .iter()
+                .zip(want.iter())
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
+            // A handful of fixed-point products in sequence: each adds about 2^-16 relative.
+            assert!(err < 2e-3, "{parties} parties, input {i}: max error {err}");
+        }
+    }
+}
