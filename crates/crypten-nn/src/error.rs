@@ -1,0 +1,30 @@
+//! The error type of `crypten-nn`.
+
+/// Errors of modules, losses and optimizers.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The computation failed (shapes, protocols, communication).
+    #[error(transparent)]
+    Mpc(#[from] crypten_mpc::Error),
+    /// A layer or optimizer was configured with invalid values.
+    #[error("invalid configuration of {what}: {reason}")]
+    Config {
+        /// The layer or optimizer.
+        what: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An input has the wrong shape for the layer.
+    #[error("{layer}: expected input {expected}, got shape {got:?}")]
+    InputShape {
+        /// The layer.
+        layer: &'static str,
+        /// What it expects.
+        expected: String,
+        /// What it got.
+        got: Vec<usize>,
+    },
+}
+
+/// Result alias for `crypten-nn`.
+pub type Result<T> = std::result::Result<T, Error>;

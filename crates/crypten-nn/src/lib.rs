@@ -1,0 +1,22 @@
+//! Neural networks for crypten-rs: modules with parameters, losses and optimizers that work the
+//! same on plaintext and on encrypted tensors.
+//!
+//! A model is built in plaintext (every party knows the architecture), then
+//! [`Module::encrypt`] shares its parameters from the party that owns them. The training loop
+//! is ordinary autograd code: forward, loss, `backward`, optimizer `step`; with encrypted
+//! parameters or data every step runs as secure multi-party computation.
+#![deny(missing_docs)]
+
+mod error;
+pub mod init;
+mod layers;
+mod loss;
+mod module;
+pub mod optim;
+mod parameter;
+
+pub use error::{Error, Result};
+pub use layers::{Linear, Sequential};
+pub use loss::MseLoss;
+pub use module::Module;
+pub use parameter::Parameter;
