@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 mod conv;
+mod conv_direct;
 mod elementwise;
 mod encoder;
 mod error;
@@ -17,6 +18,7 @@ mod shape;
 mod tensor;
 
 pub use conv::{Conv1dParams, Conv2dParams};
+pub use conv_direct::{ConvElement, conv2d_direct, conv2d_input_grad, conv2d_weight_grad};
 pub use encoder::FixedPointEncoder;
 pub use error::{Error, Result};
 pub use kernels::{KernelLevel, gemm_u64, gemm_u64_naive, gemm_u64_with};

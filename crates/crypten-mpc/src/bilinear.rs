@@ -35,6 +35,57 @@ pub enum Bilinear {
         /// Groups.
         groups: usize,
     },
+    /// The gradient of a 2-d convolution with respect to its input: `op(grad, weight)`, with
+    /// `grad` shaped like the convolution's output and a result shaped `input_shape`.
+    Conv2dInputGrad {
+        /// The convolution's parameters.
+        params: ConvParams,
+        /// The convolution's input shape.
+        input_shape: Vec<usize>,
+    },
+    /// The gradient of a 2-d convolution with respect to its weight: `op(input, grad)`, with a
+    /// result shaped `weight_shape`.
+    Conv2dWeightGrad {
+        /// The convolution's parameters.
+        params: ConvParams,
+        /// The convolution's weight shape.
+        weight_shape: Vec<usize>,
+    },
+}
+
+/// 2-d convolution parameters as plain data (stride, padding, dilation, groups).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ConvParams {
+    /// Stride (rows, columns).
+    pub stride: (usize, usize),
+    /// Zero padding (rows, columns).
+    pub padding: (usize, usize),
+    /// Dilation (rows, columns).
+    pub dilation: (usize, usize),
+    /// Groups.
+    pub groups: usize,
+}
+
+impl From<&Conv2dParams> for ConvParams {
+    fn from(p: &Conv2dParams) -> Self {
+        Self {
+            stride: p.stride,
+            padding: p.padding,
+            dilation: p.dilation,
+            groups: p.groups,
+        }
+    }
+}
+
+impl From<ConvParams> for Conv2dParams {
+    fn from(p: ConvParams) -> Self {
+        Self {
+            stride: p.stride,
+            padding: p.padding,
+            dilation: p.dilation,
+            groups: p.groups,
+        }
+    }
 }
 
 impl Bilinear {
@@ -65,6 +116,8 @@ impl Bilinear {
             Self::Matmul => "matmul",
             Self::Conv1d { .. } => "conv1d",
             Self::Conv2d { .. } => "conv2d",
+            Self::Conv2dInputGrad { .. } => "conv2d_input_grad",
+            Self::Conv2dWeightGrad { .. } => "conv2d_weight_grad",
         }
     }
 
@@ -112,6 +165,14 @@ impl Bilinear {
             Self::Matmul => x.matmul(y)?,
             Self::Conv1d { .. } => x.conv1d(y, &self.conv1d_params().expect("conv1d"))?,
             Self::Conv2d { .. } => x.conv2d(y, &self.conv2d_params().expect("conv2d"))?,
+            Self::Conv2dInputGrad {
+                params,
+                input_shape,
+            } => x.conv2d_input_grad(y, input_shape, &(*params).into())?,
+            Self::Conv2dWeightGrad {
+                params,
+                weight_shape,
+            } => x.conv2d_weight_grad(y, weight_shape, &(*params).into())?,
         })
     }
 
@@ -125,6 +186,32 @@ impl Bilinear {
             Self::Matmul => matmul_shape(x, y),
             Self::Conv1d { .. } => Ok(self.conv1d_params().expect("conv1d").output_shape(x, y)?),
             Self::Conv2d { .. } => Ok(self.conv2d_params().expect("conv2d").output_shape(x, y)?),
+            Self::Conv2dInputGrad {
+                params,
+                input_shape,
+            } => {
+                let out = Conv2dParams::from(*params).output_shape(input_shape, y)?;
+                if out != x {
+                    return Err(Error::InvalidArgument {
+                        op: "conv2d_input_grad",
+                        reason: format!("gradient {x:?} for a convolution output {out:?}"),
+                    });
+                }
+                Ok(input_shape.clone())
+            }
+            Self::Conv2dWeightGrad {
+                params,
+                weight_shape,
+            } => {
+                let out = Conv2dParams::from(*params).output_shape(x, weight_shape)?;
+                if out != y {
+                    return Err(Error::InvalidArgument {
+                        op: "conv2d_weight_grad",
+                        reason: format!("gradient {y:?} for a convolution output {out:?}"),
+                    });
+                }
+                Ok(weight_shape.clone())
+            }
         }
     }
 }

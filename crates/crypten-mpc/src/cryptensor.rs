@@ -325,6 +325,34 @@ impl CrypTensor {
         self.product(weight, &Bilinear::conv2d(p))
     }
 
+    /// Any bilinear map of two encrypted tensors: one Beaver round, then truncation.
+    ///
+    /// # Errors
+    /// Shape mismatch, different sessions, provider or communication failures.
+    pub fn bilinear(&self, other: &CrypTensor, op: &Bilinear) -> Result<Self> {
+        self.product(other, op)
+    }
+
+    /// A bilinear map of this encrypted tensor and a public array: `op(self, p)`, or
+    /// `op(p, self)` with `plain_first`. Local, then truncation.
+    ///
+    /// # Errors
+    /// Shape mismatch; encoding errors; truncation's communication failures.
+    pub fn bilinear_plain(
+        &self,
+        op: &Bilinear,
+        p: &ArrayD<f64>,
+        plain_first: bool,
+    ) -> Result<Self> {
+        let encoded = self.encode_public(p)?;
+        let product = if plain_first {
+            op.apply(&encoded, &self.share)?
+        } else {
+            op.apply(&self.share, &encoded)?
+        };
+        self.rescale(product)
+    }
+
     /// 2-d convolution with a public weight: local convolution + truncation.
     ///
     /// # Errors

@@ -22,7 +22,7 @@ pub mod testing;
 pub mod truncate;
 
 pub use autograd::{Tensor, Variable};
-pub use bilinear::Bilinear;
+pub use bilinear::{Bilinear, ConvParams};
 pub use config::{Config, ProviderKind};
 pub use cryptensor::CrypTensor;
 pub use error::{Error, Result};

@@ -137,3 +137,66 @@ fn encrypted_gradients_match_plaintext_gradients() {
         }
     }
 }
+
+fn conv_objective(x: &Variable, w: &Variable) -> crypten_mpc::Result<Variable> {
+    let p = crypten_core::Conv2dParams {
+        stride: (2, 1),
+        padding: (1, 1),
+        dilation: (1, 2),
+        groups: 2,
+    };
+    let y = x.conv2d(w, &p)?; // [2,4,5,6] * [4,2,3,2] -> [2,4,3,4]
+    y.square()?.mean_all()
+}
+
+#[test]
+fn conv2d_gradients_match_finite_differences_and_encrypted_runs() {
+    let inputs = [data(&[2, 4, 5, 6], 5), data(&[4, 2, 3, 2], 6)];
+    let vars: Vec<Variable> = inputs
+        .iter()
+        .map(|a| Variable::leaf(a.clone(), true))
+        .collect();
+    conv_objective(&vars[0], &vars[1])
+        .unwrap()
+        .backward()
+        .unwrap();
+    let expected: Vec<ArrayD<f64>> = vars
+        .iter()
+        .map(|v| v.grad().unwrap().to_plain().unwrap())
+        .collect();
+    let eval = |args: &[ArrayD<f64>]| {
+        let vs: Vec<Variable> = args.iter().map(|a| Variable::constant(a.clone())).collect();
+        plain_value(&conv_objective(&vs[0], &vs[1]).unwrap()).sum()
+    };
+    let h = 1e-6;
+    for (i, grad) in expected.iter().enumerate() {
+        for j in (0..grad.len()).step_by(7) {
+            let (mut plus, mut minus) = (inputs.to_vec(), inputs.to_vec());
+            plus[i].as_slice_mut().unwrap()[j] += h;
+            minus[i].as_slice_mut().unwrap()[j] -= h;
+            let numeric = (eval(&plus) - eval(&minus)) / (2.0 * h);
+            let g = grad.as_slice().unwrap()[j];
+            assert!(
+                (numeric - g).abs() < 1e-6,
+                "input {i} element {j}: {g} vs {numeric}"
+            );
+        }
+    }
+    for parties in [2, 3] {
+        let out = run(parties, ProviderKind::TrustedThirdParty, |sess| {
+            let x = Variable::leaf(CrypTensor::from_array(&sess, &inputs[0], 1)?, true);
+            let w = Variable::leaf(CrypTensor::from_array(&sess, &inputs[1], 0)?, true);
+            conv_objective(&x, &w)?.backward()?;
+            Ok([x.grad().unwrap().to_plain()?, w.grad().unwrap().to_plain()?])
+        })
+        .unwrap();
+        for (got, want) in out[0].iter().zip(&expected) {
+            let err = got
+                .iter()
+                .zip(want.iter())
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
+            assert!(err < 2e-3, "{parties} parties: max error {err}");
+        }
+    }
+}

@@ -16,7 +16,7 @@ pub mod optim;
 mod parameter;
 
 pub use error::{Error, Result};
-pub use layers::{Linear, Sequential};
+pub use layers::{Conv2d, Flatten, Linear, Sequential};
 pub use loss::MseLoss;
 pub use module::Module;
 pub use parameter::Parameter;

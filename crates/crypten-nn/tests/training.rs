@@ -186,3 +186,42 @@ fn layers_reject_wrong_input_shapes() {
     assert!(err.to_string().contains("Linear"), "{err}");
     assert!(Linear::new(0, 2, true, &mut Prg::from_seed([1; 16])).is_err());
 }
+
+#[test]
+fn a_small_cnn_trains_the_same_in_plaintext_and_encrypted() {
+    let mut prg = Prg::from_seed([5; 16]);
+    let x = ArrayD::from_shape_simple_fn(IxDyn(&[4, 1, 6, 6]), || prg.uniform_f64());
+    let y = ArrayD::from_shape_simple_fn(IxDyn(&[4, 2]), || prg.uniform_f64());
+    let make = || {
+        let mut prg = Prg::from_seed([6; 16]);
+        let p = crypten_core::Conv2dParams {
+            stride: (2, 2),
+            padding: (1, 1),
+            ..Default::default()
+        };
+        Sequential::new()
+            .push(crypten_nn::Conv2d::new(1, 3, (3, 3), p, true, &mut prg).unwrap())
+            .push(crypten_nn::Flatten)
+            .push(Linear::new(27, 2, true, &mut prg).unwrap())
+    };
+    let plain_model = make();
+    let plain_losses = train(
+        &plain_model,
+        &Variable::constant(x.clone()),
+        &Variable::constant(y.clone()),
+        6,
+    )
+    .unwrap();
+    assert!(plain_losses[5] < plain_losses[0], "{plain_losses:?}");
+    let out = run(2, ProviderKind::TrustedThirdParty, |sess| {
+        let m = make();
+        m.encrypt(&sess, 0).unwrap();
+        let xs = Variable::constant(CrypTensor::from_array(&sess, &x, 1)?);
+        let ys = Variable::constant(CrypTensor::from_array(&sess, &y, 1)?);
+        Ok(train(&m, &xs, &ys, 6).unwrap())
+    })
+    .unwrap();
+    for (a, b) in out[0].iter().zip(&plain_losses) {
+        assert!((a - b).abs() < 1e-2 * b.abs().max(1.0), "{a} vs {b}");
+    }
+}

@@ -5,7 +5,8 @@
 //! depends on an encrypted value.
 
 use super::{Tensor, Variable};
-use crate::Result;
+use crate::{Bilinear, ConvParams, Result};
+use crypten_core::Conv2dParams;
 
 impl Variable {
     /// `self + other` (broadcasting).
@@ -156,6 +157,48 @@ impl Variable {
                     None
                 };
                 Ok(vec![ga, gb])
+            }),
+        ))
+    }
+
+    /// 2-d convolution of `self` (`[N, C, H, W]`) with `weight` (`[O, C/groups, KH, KW]`).
+    /// Its gradients are the transposed convolution (input) and the correlation of the input
+    /// with the output gradient (weight), each one bilinear product.
+    ///
+    /// # Errors
+    /// Shape or parameter errors; protocol failures.
+    pub fn conv2d(&self, weight: &Variable, p: &Conv2dParams) -> Result<Variable> {
+        let params = ConvParams::from(p);
+        let value = self
+            .value()
+            .bilinear(weight.value(), &Bilinear::conv2d(p))?;
+        let (x, w) = (self.clone(), weight.clone());
+        let (need_x, need_w) = (x.requires_grad(), w.requires_grad());
+        let (vx, vw) = (x.value().clone(), w.value().clone());
+        Ok(Variable::from_op(
+            value,
+            "conv2d",
+            vec![x, w],
+            Box::new(move |g| {
+                let gx = if need_x {
+                    let op = Bilinear::Conv2dInputGrad {
+                        params,
+                        input_shape: vx.shape().to_vec(),
+                    };
+                    Some(g.bilinear(&vw, &op)?)
+                } else {
+                    None
+                };
+                let gw = if need_w {
+                    let op = Bilinear::Conv2dWeightGrad {
+                        params,
+                        weight_shape: vw.shape().to_vec(),
+                    };
+                    Some(vx.bilinear(g, &op)?)
+                } else {
+                    None
+                };
+                Ok(vec![gx, gw])
             }),
         ))
     }

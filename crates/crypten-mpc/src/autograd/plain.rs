@@ -1,8 +1,9 @@
 //! Plaintext f64 kernels the autograd `Tensor` needs beyond ndarray's: checked broadcasting
 //! arithmetic, numpy-style batched matmul, and summing a broadcast gradient back to a shape.
 
-use crate::{Error, Result};
+use crate::{Bilinear, Error, Result};
 use crypten_core::broadcast_shapes;
+use crypten_core::{Conv2dParams, conv2d_direct, conv2d_input_grad, conv2d_weight_grad};
 use ndarray::{Array2, ArrayD, Axis, Ix2, IxDyn};
 
 /// `f(a, b)` elementwise with numpy broadcasting; mismatched shapes are an error (ndarray
@@ -73,6 +74,66 @@ pub(crate) fn matmul(a: &ArrayD<f64>, b: &ArrayD<f64>) -> Result<ArrayD<f64>> {
     let mut out_shape = batch;
     out_shape.extend([m, n]);
     Ok(ArrayD::from_shape_vec(IxDyn(&out_shape), out).expect("sizes agree"))
+}
+
+/// A bilinear map evaluated in f64 (the plaintext twin of `Bilinear::apply`).
+pub(crate) fn bilinear(op: &Bilinear, x: &ArrayD<f64>, y: &ArrayD<f64>) -> Result<ArrayD<f64>> {
+    let contiguous = |a: &ArrayD<f64>| a.as_standard_layout().iter().copied().collect::<Vec<f64>>();
+    let shaped = |shape: &[usize], v: Vec<f64>| {
+        ArrayD::from_shape_vec(IxDyn(shape), v).expect("kernel output matches its shape")
+    };
+    match op {
+        Bilinear::Mul => zip_broadcast("mul", x, y, |a, b| a * b),
+        Bilinear::Matmul => matmul(x, y),
+        Bilinear::Conv2d {
+            stride,
+            padding,
+            dilation,
+            groups,
+        } => {
+            let p = Conv2dParams {
+                stride: *stride,
+                padding: *padding,
+                dilation: *dilation,
+                groups: *groups,
+            };
+            let (out, shape) =
+                conv2d_direct(&contiguous(x), x.shape(), &contiguous(y), y.shape(), &p)?;
+            Ok(shaped(&shape, out))
+        }
+        Bilinear::Conv2dInputGrad {
+            params,
+            input_shape,
+        } => {
+            let out = conv2d_input_grad(
+                &contiguous(x),
+                x.shape(),
+                &contiguous(y),
+                y.shape(),
+                input_shape,
+                &(*params).into(),
+            )?;
+            Ok(shaped(input_shape, out))
+        }
+        Bilinear::Conv2dWeightGrad {
+            params,
+            weight_shape,
+        } => {
+            let out = conv2d_weight_grad(
+                &contiguous(x),
+                x.shape(),
+                &contiguous(y),
+                y.shape(),
+                weight_shape,
+                &(*params).into(),
+            )?;
+            Ok(shaped(weight_shape, out))
+        }
+        Bilinear::Conv1d { .. } => Err(Error::InvalidArgument {
+            op: "conv1d",
+            reason: "plaintext conv1d is computed as conv2d of height 1".into(),
+        }),
+    }
 }
 
 /// Sums `g` over the dimensions broadcasting added or stretched so it gets `shape`.

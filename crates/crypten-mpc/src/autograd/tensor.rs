@@ -4,7 +4,7 @@
 //! variant of the protocol, and the result is encrypted.
 
 use super::plain;
-use crate::{CrypTensor, Error, Result};
+use crate::{Bilinear, CrypTensor, Error, Result};
 use ndarray::{ArrayD, Axis, IxDyn};
 
 /// A plaintext or encrypted tensor.
@@ -153,6 +153,22 @@ impl Tensor {
             (Self::Encrypted(a), Self::Plain(b)) => Self::Encrypted(a.matmul_plain(b)?),
             (Self::Plain(a), Self::Encrypted(b)) => Self::Encrypted(b.plain_matmul(a)?),
             (Self::Encrypted(a), Self::Encrypted(b)) => Self::Encrypted(a.matmul(b)?),
+        })
+    }
+
+    /// A bilinear map `op(self, other)` (convolutions and their gradients), on any mix of
+    /// plaintext and encrypted operands.
+    ///
+    /// # Errors
+    /// Shape mismatch; protocol failures.
+    pub fn bilinear(&self, other: &Tensor, op: &Bilinear) -> Result<Tensor> {
+        Ok(match (self, other) {
+            (Self::Plain(a), Self::Plain(b)) => Self::Plain(plain::bilinear(op, a, b)?),
+            (Self::Encrypted(a), Self::Plain(b)) => {
+                Self::Encrypted(a.bilinear_plain(op, b, false)?)
+            }
+            (Self::Plain(a), Self::Encrypted(b)) => Self::Encrypted(b.bilinear_plain(op, a, true)?),
+            (Self::Encrypted(a), Self::Encrypted(b)) => Self::Encrypted(a.bilinear(b, op)?),
         })
     }
 

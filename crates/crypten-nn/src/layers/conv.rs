@@ -1,0 +1,100 @@
+//! `Conv2d`: 2-d convolution with an optional bias.
+
+use crate::{Error, Module, Parameter, Result, init};
+use crypten_core::{Conv2dParams, Prg};
+use crypten_mpc::Variable;
+use std::rc::Rc;
+
+/// A 2-d convolution layer: weight `[O, C/groups, KH, KW]`, bias `[O]`.
+pub struct Conv2d {
+    params: Conv2dParams,
+    weight: Rc<Parameter>,
+    bias: Option<Rc<Parameter>>,
+}
+
+impl Conv2d {
+    /// A layer initialised uniformly in `±1/sqrt(C/groups * KH * KW)` from `prg`.
+    ///
+    /// # Errors
+    /// `Config` for zero sizes or groups that do not divide the channel counts.
+    pub fn new(
+        in_channels: usize,
+        out_channels: usize,
+        kernel: (usize, usize),
+        params: Conv2dParams,
+        bias: bool,
+        prg: &mut Prg,
+    ) -> Result<Self> {
+        let g = params.groups;
+        if in_channels == 0
+            || out_channels == 0
+            || kernel.0 == 0
+            || kernel.1 == 0
+            || g == 0
+            || in_channels % g != 0
+            || out_channels % g != 0
+        {
+            return Err(Error::Config {
+                what: "Conv2d",
+                reason: format!(
+                    "{in_channels} -> {out_channels} channels, kernel {kernel:?}, {g} groups"
+                ),
+            });
+        }
+        let fan_in = in_channels / g * kernel.0 * kernel.1;
+        let weight = Parameter::new(init::default_for_fan_in(
+            &[out_channels, in_channels / g, kernel.0, kernel.1],
+            fan_in,
+            prg,
+        ));
+        let bias =
+            bias.then(|| Parameter::new(init::default_for_fan_in(&[out_channels], fan_in, prg)));
+        Ok(Self {
+            params,
+            weight,
+            bias,
+        })
+    }
+}
+
+impl Module for Conv2d {
+    fn forward(&self, input: &Variable) -> Result<Variable> {
+        let w = self.weight.var();
+        let mut y = input.conv2d(&w, &self.params)?;
+        if let Some(b) = &self.bias {
+            let out_channels = self.weight.shape()[0];
+            y = y.add(&b.var().reshape(&[1, out_channels, 1, 1])?)?;
+        }
+        Ok(y)
+    }
+
+    fn named_parameters(&self) -> Vec<(String, Rc<Parameter>)> {
+        let mut out = vec![("weight".to_string(), Rc::clone(&self.weight))];
+        if let Some(b) = &self.bias {
+            out.push(("bias".to_string(), Rc::clone(b)));
+        }
+        out
+    }
+}
+
+/// Flattens every dimension after the first: `[N, ...] -> [N, prod(...)]`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Flatten;
+
+impl Module for Flatten {
+    fn forward(&self, input: &Variable) -> Result<Variable> {
+        let shape = input.shape();
+        let Some((&n, rest)) = shape.split_first() else {
+            return Err(Error::InputShape {
+                layer: "Flatten",
+                expected: "at least 1 dimension".into(),
+                got: shape.to_vec(),
+            });
+        };
+        Ok(input.reshape(&[n, rest.iter().product()])?)
+    }
+
+    fn named_parameters(&self) -> Vec<(String, Rc<Parameter>)> {
+        Vec::new()
+    }
+}
