@@ -31,8 +31,8 @@ impl Conv2d {
             || kernel.0 == 0
             || kernel.1 == 0
             || g == 0
-            || in_channels % g != 0
-            || out_channels % g != 0
+            || !in_channels.is_multiple_of(g)
+            || !out_channels.is_multiple_of(g)
         {
             return Err(Error::Config {
                 what: "Conv2d",
