@@ -24,6 +24,23 @@ pub enum Error {
         /// What it got.
         got: Vec<usize>,
     },
+    /// Reading or writing a file failed.
+    #[error("cannot access {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A state file is malformed or does not fit the model (names, shapes, types, metadata).
+    #[error("state {path}: {reason}")]
+    State {
+        /// The file or directory.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 /// Result alias for `crypten-nn`.

@@ -14,6 +14,7 @@ mod loss;
 mod module;
 pub mod optim;
 mod parameter;
+pub mod state;
 
 pub use error::{Error, Result};
 pub use layers::{Conv2d, Flatten, Linear, Sequential};
