@@ -225,3 +225,25 @@ fn a_small_cnn_trains_the_same_in_plaintext_and_encrypted() {
         assert!((a - b).abs() < 1e-2 * b.abs().max(1.0), "{a} vs {b}");
     }
 }
+
+#[test]
+fn embedding_is_a_one_hot_product_with_gradients_on_used_rows() {
+    let mut prg = Prg::from_seed([2; 16]);
+    let table = crypten_nn::Embedding::new(5, 3, &mut prg).unwrap();
+    let ids = [4usize, 0, 4];
+    let x = Variable::constant(crypten_nn::one_hot(&ids, 5).unwrap());
+    let y = table.forward(&x).unwrap();
+    let w = table.weight().value().to_plain().unwrap();
+    let got = y.value().to_plain().unwrap();
+    for (row, &id) in ids.iter().enumerate() {
+        for j in 0..3 {
+            assert_eq!(got[[row, j]], w[[id, j]]);
+        }
+    }
+    y.sum_all().unwrap().backward().unwrap();
+    let g = table.weight().grad().unwrap().to_plain().unwrap();
+    assert_eq!(g[[4, 0]], 2.0);
+    assert_eq!(g[[0, 1]], 1.0);
+    assert_eq!(g[[2, 2]], 0.0);
+    assert!(crypten_nn::one_hot(&[5], 5).is_err());
+}
