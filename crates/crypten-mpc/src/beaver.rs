@@ -8,10 +8,11 @@
 //! because `a` and `b` are. These are ring products: fixed-point callers truncate afterwards
 //! (see `truncate`).
 
-use crate::provider::Request;
-use crate::share::open;
+use crate::provider::{Pending, Request};
+use crate::share::{open, open_words};
 use crate::{Bilinear, Result, Session};
 use crypten_core::RingTensor;
+use rayon::prelude::*;
 
 /// The ring product `op(x, y)` of two shared tensors.
 ///
@@ -35,6 +36,9 @@ pub fn bilinear(
     // Checks shapes before anything leaves this party.
     request.part_shapes()?;
     let pending = sess.provider().begin(sess.comm(), request)?;
+    if *op == Bilinear::Mul && x.shape() == y.shape() {
+        return elementwise_product(sess, x, y, pending);
+    }
     let e = x.sub(&pending.parts[0])?;
     let f = y.sub(&pending.parts[1])?;
     let opened = open(sess, op.name(), &[&e, &f])?;
@@ -45,6 +49,48 @@ pub fn bilinear(
     z.add_assign(&parts[2])?;
     Ok(z)
 }
+
+/// The same-shape elementwise product in single passes: the masked values are written straight
+/// into the buffer that goes on the wire, and `z = e*y + a*f + c` is one loop.
+fn elementwise_product(
+    sess: &Session,
+    x: &RingTensor,
+    y: &RingTensor,
+    pending: Pending,
+) -> Result<RingTensor> {
+    let n = x.numel();
+    let (a, b) = (pending.parts[0].data(), pending.parts[1].data());
+    let mut words = vec![0u64; 2 * n];
+    let (e_part, f_part) = words.split_at_mut(n);
+    e_part
+        .par_iter_mut()
+        .zip(x.data().par_iter().zip(a))
+        .with_min_len(MIN_CHUNK)
+        .for_each(|(o, (&xv, &av))| *o = xv.wrapping_sub(av));
+    f_part
+        .par_iter_mut()
+        .zip(y.data().par_iter().zip(b))
+        .with_min_len(MIN_CHUNK)
+        .for_each(|(o, (&yv, &bv))| *o = yv.wrapping_sub(bv));
+    open_words(sess, "mul", &mut words)?;
+    let parts = sess.provider().finish(sess.comm(), pending)?;
+    let (e, f) = words.split_at(n);
+    let (a, c) = (parts[0].data(), parts[2].data());
+    let mut z = vec![0u64; n];
+    z.par_iter_mut()
+        .enumerate()
+        .with_min_len(MIN_CHUNK)
+        .for_each(|(i, o)| {
+            *o = e[i]
+                .wrapping_mul(y.data()[i])
+                .wrapping_add(a[i].wrapping_mul(f[i]))
+                .wrapping_add(c[i])
+        });
+    Ok(RingTensor::new(x.shape(), z)?)
+}
+
+/// Elements below which splitting a loop across threads costs more than it saves.
+const MIN_CHUNK: usize = 1 << 15;
 
 /// The ring square `x * x` with a square pair `(r, r^2)`: open `e = x - r`, then
 /// `z_i = s_i + 2 e r_i`, plus `e^2` at party 0.

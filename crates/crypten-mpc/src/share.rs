@@ -55,19 +55,30 @@ pub fn share(
 /// # Errors
 /// Communication failures (the error names the peer and `op`).
 pub fn open(sess: &Session, op: &str, shares: &[&RingTensor]) -> Result<Vec<RingTensor>> {
-    let total: usize = shares.iter().map(|s| s.numel()).sum();
-    let payload = concat(shares);
+    let mut words = concat(shares);
+    open_words(sess, op, &mut words)?;
+    split(shares, words)
+}
+
+/// Opens a flat buffer of shares in place, in one round: on return `words` holds the sums of
+/// every party's buffer. The building block of [`open`] for protocols that lay out their
+/// masked values themselves.
+///
+/// Rounds: 1. Bytes sent per party: `8 * (N-1) * words.len()` plus frame headers.
+///
+/// # Errors
+/// Communication failures (the error names the peer and `op`).
+pub fn open_words(sess: &Session, op: &str, words: &mut [u64]) -> Result<()> {
     let peers: Vec<usize> = sess.peers().collect();
-    let sends: Vec<(usize, &[u64])> = peers.iter().map(|&p| (p, payload.as_slice())).collect();
-    let recv_from: Vec<(usize, usize)> = peers.iter().map(|&p| (p, total)).collect();
+    let sends: Vec<(usize, &[u64])> = peers.iter().map(|&p| (p, &*words)).collect();
+    let recv_from: Vec<(usize, usize)> = peers.iter().map(|&p| (p, words.len())).collect();
     let received = sess.comm().exchange_u64(op, &sends, &recv_from)?;
-    let mut sum = payload;
-    for words in &received {
-        for (acc, w) in sum.iter_mut().zip(words) {
+    for theirs in &received {
+        for (acc, w) in words.iter_mut().zip(theirs) {
             *acc = acc.wrapping_add(*w);
         }
     }
-    split(shares, sum)
+    Ok(())
 }
 
 /// Opens one shared tensor to every party (one round; see [`open`]).
