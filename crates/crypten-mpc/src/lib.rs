@@ -10,6 +10,8 @@
 
 pub mod beaver;
 mod bilinear;
+pub mod binary;
+mod compare;
 mod config;
 mod cryptensor;
 mod error;
