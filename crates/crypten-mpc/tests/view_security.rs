@@ -16,8 +16,11 @@ use crypten_mpc::{Config, CrypTensor, ProviderKind, Session};
 use ndarray::{ArrayD, IxDyn};
 use std::sync::{Arc, Mutex};
 
-/// Frames received: (peer, op, payload).
-type Log = Arc<Mutex<Vec<(usize, String, Vec<u8>)>>>;
+/// A frame received: (peer, op, payload).
+type Frame = (usize, String, Vec<u8>);
+
+/// Frames received.
+type Log = Arc<Mutex<Vec<Frame>>>;
 
 /// A communicator that records every frame it receives.
 struct Recorder {
@@ -50,7 +53,7 @@ impl Communicator for Recorder {
 
 /// Party 1's view of `ltz` on `n` copies of `secret`: the frames received and its output
 /// share.
-fn view_of_ltz(secret: f64, n: usize, seed: Seed) -> (Vec<(usize, String, Vec<u8>)>, Vec<u64>) {
+fn view_of_ltz(secret: f64, n: usize, seed: Seed) -> (Vec<Frame>, Vec<u64>) {
     let config = Config {
         provider: ProviderKind::TrustedThirdParty,
         seed: Some(seed),
@@ -91,7 +94,7 @@ fn view_of_ltz(secret: f64, n: usize, seed: Seed) -> (Vec<(usize, String, Vec<u8
 }
 
 /// Words of all payloads of one op.
-fn words(frames: &[(usize, String, Vec<u8>)], op: &str) -> Vec<u64> {
+fn words(frames: &[Frame], op: &str) -> Vec<u64> {
     frames
         .iter()
         .filter(|(_, o, _)| o == op)
@@ -148,7 +151,7 @@ fn the_view_of_ltz_is_independent_of_the_secret() {
     let (frames_a, share_a) = view_of_ltz(1.5, n, [11; 16]);
     let (frames_b, share_b) = view_of_ltz(-1.5, n, [22; 16]);
     // The same frames, ops and lengths: no data-dependent control flow.
-    let shape = |f: &[(usize, String, Vec<u8>)]| -> Vec<(usize, String, usize)> {
+    let shape = |f: &[Frame]| -> Vec<(usize, String, usize)> {
         f.iter().map(|(p, o, d)| (*p, o.clone(), d.len())).collect()
     };
     assert_eq!(shape(&frames_a), shape(&frames_b));
