@@ -54,6 +54,9 @@ pub(super) fn run_suite(
     reps: usize,
     wanted: &dyn Fn(&str) -> bool,
 ) -> Result<Vec<Record>> {
+    if !OP_NAMES.iter().any(|op| wanted(op)) {
+        return Ok(Vec::new());
+    }
     let provider = sess.config().provider.name().to_string();
     let mut records = Vec::new();
     let mut push = |op: &str, shape: &[usize], m: crate::Measurement, plain: f64, note: &str| {
