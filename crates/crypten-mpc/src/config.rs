@@ -2,7 +2,7 @@
 
 use crate::{Error, Result};
 use crypten_comm::CommConfig;
-use crypten_core::FixedPointEncoder;
+use crypten_core::{FixedPointEncoder, Prg, Seed};
 use serde::{Deserialize, Serialize};
 
 /// Where Beaver triples and other correlated randomness come from.
@@ -49,6 +49,12 @@ pub struct Config {
     pub provider: ProviderKind,
     /// Timeouts and limits of the communicator.
     pub comm: CommConfig,
+    /// FOR TESTS ONLY: when set, every seed the session would draw from the operating system
+    /// (the pairwise zero-sharing seeds, the provider's seeds, and a trusted third party's
+    /// when it runs in-process through `testing`) is derived from this one, so a run is
+    /// reproducible. Anyone who knows it can recompute every share: never set it in a
+    /// deployment. Default: `None` (operating-system entropy).
+    pub seed: Option<Seed>,
 }
 
 impl Default for Config {
@@ -57,6 +63,7 @@ impl Default for Config {
             frac_bits: 16,
             provider: ProviderKind::TrustedThirdParty,
             comm: CommConfig::default(),
+            seed: None,
         }
     }
 }
@@ -77,4 +84,40 @@ impl Config {
         }
         Ok(FixedPointEncoder::new(self.frac_bits)?)
     }
+}
+
+/// What a derived seed is for: keeps the streams of different purposes apart.
+#[derive(Clone, Copy)]
+pub(crate) enum SeedPurpose {
+    /// The pairwise zero-sharing stream of parties `(a, b)`.
+    Przs = 1,
+    /// Party `a`'s stream from a trusted first party.
+    FirstParty = 2,
+    /// Party `a`'s stream from a trusted third party.
+    ThirdParty = 3,
+}
+
+/// A fresh seed: from the operating system, or (tests only, see [`Config::seed`]) derived
+/// deterministically from `fixed`, `purpose` and the indices `a`, `b`.
+///
+/// # Errors
+/// The operating system cannot provide randomness.
+pub(crate) fn fresh_seed(
+    fixed: Option<&Seed>,
+    purpose: SeedPurpose,
+    a: usize,
+    b: usize,
+) -> Result<Seed> {
+    let Some(fixed) = fixed else {
+        return Ok(Prg::random_seed()?);
+    };
+    // Distinct (purpose, a, b) give distinct AES keys, hence independent streams.
+    let mut key = *fixed;
+    let tag = [purpose as u32, a as u32, b as u32, 0x5eed];
+    for (chunk, word) in key.chunks_exact_mut(4).zip(tag) {
+        for (k, t) in chunk.iter_mut().zip(word.to_le_bytes()) {
+            *k ^= t;
+        }
+    }
+    Ok(Prg::from_seed(key).gen_seed())
 }

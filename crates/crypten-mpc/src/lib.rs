@@ -11,11 +11,15 @@
 pub mod autograd;
 pub mod beaver;
 mod bilinear;
+pub mod binary;
+mod compare;
 mod config;
 mod cryptensor;
 mod error;
+mod pooling;
 pub mod provider;
 mod przs;
+mod reduce_max;
 mod session;
 pub mod share;
 pub mod testing;
