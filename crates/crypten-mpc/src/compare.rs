@@ -204,6 +204,31 @@ impl CrypTensor {
         self.sign_times(&self.share, true, &self.share)
     }
 
+    /// `relu(x)` together with its derivative mask `[x >= 0]` (fixed-point 0/1), from one bit
+    /// test: what autograd keeps for the backward pass.
+    ///
+    /// Rounds: 5 (the bit test, the bit product, then the bit conversion). Exact.
+    ///
+    /// # Errors
+    /// Provider or communication failures.
+    pub fn relu_with_mask(&self) -> Result<(Self, Self)> {
+        let n = self.numel();
+        let (bits, mut pending) = bit_test_with(
+            &self.sess,
+            &self.share,
+            BitTest::Sign,
+            vec![Request::BitMul { n }, Request::DaBits { n }],
+        )?;
+        let nonnegative = bits.not(&self.sess);
+        let relu = mul_bits_with(&self.sess, &nonnegative, &self.share, pending.remove(0))?;
+        let mask = bits_to_arith_with(&self.sess, &nonnegative, pending.remove(0))?;
+        let scale = self.sess.encoder().scale();
+        Ok((
+            self.with(relu),
+            self.with(mask.mul_scalar(scale).into_shape(self.shape())?),
+        ))
+    }
+
     /// `min(max(x, 0), 6)`. Four rounds (see [`Self::clamp`]).
     ///
     /// # Errors

@@ -200,3 +200,59 @@ fn conv2d_gradients_match_finite_differences_and_encrypted_runs() {
         }
     }
 }
+
+#[test]
+fn relu_gradient_is_its_mask_encrypted_and_plain() {
+    let x = data(&[5, 7], 8).mapv(|v| if v.abs() < 0.05 { 0.3 } else { v });
+    let w = data(&[7, 3], 9);
+    let f = |x: &Variable, w: &Variable| x.relu()?.matmul(w)?.relu()?.sum_all();
+    let (xv, wv) = (
+        Variable::leaf(x.clone(), true),
+        Variable::leaf(w.clone(), true),
+    );
+    f(&xv, &wv).unwrap().backward().unwrap();
+    let want = [
+        xv.grad().unwrap().to_plain().unwrap(),
+        wv.grad().unwrap().to_plain().unwrap(),
+    ];
+    let mask = x.mapv(|v| if v >= 0.0 { 1.0 } else { 0.0 });
+    let hidden = x.mapv(|v| v.max(0.0));
+    let pre = plain_value(
+        &Variable::constant(hidden)
+            .matmul(&Variable::constant(w.clone()))
+            .unwrap(),
+    );
+    let upstream = pre.mapv(|v| if v >= 0.0 { 1.0 } else { 0.0 });
+    let wt = w.clone().reversed_axes();
+    let dx = upstream
+        .into_dimensionality::<ndarray::Ix2>()
+        .unwrap()
+        .dot(&wt.into_dimensionality::<ndarray::Ix2>().unwrap())
+        .into_dyn()
+        * &mask;
+    assert!(
+        dx.iter()
+            .zip(want[0].iter())
+            .all(|(a, b)| (a - b).abs() < 1e-12)
+    );
+    for parties in [2, 3] {
+        let out = run(parties, ProviderKind::TrustedThirdParty, |sess| {
+            let xe = Variable::leaf(CrypTensor::from_array(&sess, &x, 0)?, true);
+            let we = Variable::leaf(CrypTensor::from_array(&sess, &w, 1)?, true);
+            f(&xe, &we)?.backward()?;
+            Ok([
+                xe.grad().unwrap().to_plain()?,
+                we.grad().unwrap().to_plain()?,
+            ])
+        })
+        .unwrap();
+        for (got, want) in out[0].iter().zip(&want) {
+            let err = got
+                .iter()
+                .zip(want.iter())
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
+            assert!(err < 2e-3, "{parties} parties: max error {err}");
+        }
+    }
+}

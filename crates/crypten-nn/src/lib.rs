@@ -17,7 +17,7 @@ mod parameter;
 pub mod state;
 
 pub use error::{Error, Result};
-pub use layers::{Conv2d, Embedding, Flatten, Linear, Sequential, one_hot};
+pub use layers::{Conv2d, Embedding, Flatten, Linear, ReLU, Sequential, one_hot};
 pub use loss::MseLoss;
 pub use module::Module;
 pub use parameter::Parameter;

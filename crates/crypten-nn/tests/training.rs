@@ -22,8 +22,9 @@ fn regression(samples: usize) -> (ArrayD<f64>, ArrayD<f64>) {
 fn model() -> Sequential {
     let mut prg = Prg::from_seed([3; 16]);
     Sequential::new()
-        .push(Linear::new(3, 4, true, &mut prg).unwrap())
-        .push(Linear::new(4, 2, true, &mut prg).unwrap())
+        .push(Linear::new(3, 8, true, &mut prg).unwrap())
+        .push(crypten_nn::ReLU)
+        .push(Linear::new(8, 2, true, &mut prg).unwrap())
 }
 
 /// The training loop under test: identical for plaintext and encrypted tensors.
