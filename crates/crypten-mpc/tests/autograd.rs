@@ -256,3 +256,94 @@ fn relu_gradient_is_its_mask_encrypted_and_plain() {
         }
     }
 }
+
+/// Naive pooling references in f64.
+fn pool_ref(
+    x: &ArrayD<f64>,
+    kernel: (usize, usize),
+    stride: (usize, usize),
+    max: bool,
+) -> ArrayD<f64> {
+    let (n, c, h, w) = (x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3]);
+    let (oh, ow) = ((h - kernel.0) / stride.0 + 1, (w - kernel.1) / stride.1 + 1);
+    ArrayD::from_shape_fn(IxDyn(&[n, c, oh, ow]), |ix| {
+        let vals = (0..kernel.0)
+            .flat_map(|i| (0..kernel.1).map(move |j| (i, j)))
+            .map(|(i, j)| x[[ix[0], ix[1], ix[2] * stride.0 + i, ix[3] * stride.1 + j]]);
+        if max {
+            vals.fold(f64::NEG_INFINITY, f64::max)
+        } else {
+            vals.sum::<f64>() / (kernel.0 * kernel.1) as f64
+        }
+    })
+}
+
+#[test]
+fn pooling_values_and_gradients() {
+    let x = data(&[2, 3, 6, 5], 10);
+    let f = |x: &Variable| -> crypten_mpc::Result<[Variable; 3]> {
+        Ok([
+            x.max_pool2d((2, 2), (2, 1))?,
+            x.avg_pool2d((3, 2), (1, 2), (0, 0))?,
+            x.adaptive_avg_pool2d((4, 3))?,
+        ])
+    };
+    let xv = Variable::leaf(x.clone(), true);
+    let [mx, avg, adaptive] = f(&xv).unwrap();
+    assert_eq!(plain_value(&mx), pool_ref(&x, (2, 2), (2, 1), true));
+    let avg_err = plain_value(&avg)
+        .iter()
+        .zip(pool_ref(&x, (3, 2), (1, 2), false).iter())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(avg_err < 1e-12);
+    assert_eq!(adaptive.shape(), &[2, 3, 4, 3]);
+    // Gradients by finite differences on the sum of all three pools (ties have probability 0).
+    let total = |v: &Variable| -> crypten_mpc::Result<Variable> {
+        let [a, b, c] = f(v)?;
+        a.sum_all()?
+            .add(&b.sum_all()?)?
+            .add(&c.mul_scalar(2.0)?.sum_all()?)
+    };
+    total(&xv).unwrap().backward().unwrap();
+    let grad = xv.grad().unwrap().to_plain().unwrap();
+    let h = 1e-6;
+    for j in (0..x.len()).step_by(5) {
+        let (mut plus, mut minus) = (x.clone(), x.clone());
+        plus.as_slice_mut().unwrap()[j] += h;
+        minus.as_slice_mut().unwrap()[j] -= h;
+        let numeric = (plain_value(&total(&Variable::constant(plus)).unwrap()).sum()
+            - plain_value(&total(&Variable::constant(minus)).unwrap()).sum())
+            / (2.0 * h);
+        assert!(
+            (numeric - grad.as_slice().unwrap()[j]).abs() < 1e-6,
+            "element {j}"
+        );
+    }
+    let out = run(2, ProviderKind::TrustedThirdParty, |sess| {
+        let xe = Variable::leaf(CrypTensor::from_array(&sess, &x, 0)?, true);
+        let [a, b, c] = f(&xe)?;
+        total(&xe)?.backward()?;
+        Ok([
+            a.value().to_plain()?,
+            b.value().to_plain()?,
+            c.value().to_plain()?,
+            xe.grad().unwrap().to_plain()?,
+        ])
+    })
+    .unwrap();
+    let want = [
+        plain_value(&mx),
+        plain_value(&avg),
+        plain_value(&adaptive),
+        grad,
+    ];
+    for (got, want) in out[0].iter().zip(&want) {
+        let err = got
+            .iter()
+            .zip(want.iter())
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        assert!(err < 1e-3, "max error {err}");
+    }
+}

@@ -17,7 +17,10 @@ mod parameter;
 pub mod state;
 
 pub use error::{Error, Result};
-pub use layers::{Conv2d, Embedding, Flatten, Linear, ReLU, Sequential, one_hot};
+pub use layers::{
+    AdaptiveAvgPool2d, AvgPool2d, Conv2d, Embedding, Flatten, Linear, MaxPool2d, ReLU, Sequential,
+    one_hot,
+};
 pub use loss::MseLoss;
 pub use module::Module;
 pub use parameter::Parameter;

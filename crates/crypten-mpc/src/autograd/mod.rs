@@ -9,6 +9,7 @@
 mod nonlinear;
 mod ops;
 mod plain;
+mod pooling;
 mod tensor;
 mod variable;
 
