@@ -1,8 +1,9 @@
 //! Session configuration: data, validated before anything runs.
 
+use crate::functions::FunctionConfig;
 use crate::{Error, Result};
 use crypten_comm::CommConfig;
-use crypten_core::FixedPointEncoder;
+use crypten_core::{FixedPointEncoder, Seed};
 use serde::{Deserialize, Serialize};
 
 /// Where Beaver triples and other correlated randomness come from.
@@ -49,6 +50,13 @@ pub struct Config {
     pub provider: ProviderKind,
     /// Timeouts and limits of the communicator.
     pub comm: CommConfig,
+    /// Iterations, degrees and methods of the non-linear functions.
+    pub functions: FunctionConfig,
+    /// INSECURE, for tests only: when set, each party's private randomness (what it
+    /// contributes to random sampling) is derived from this seed and its rank instead of the
+    /// operating system's entropy, so anyone who knows the seed can predict every sample.
+    /// Default `None`.
+    pub seed: Option<Seed>,
 }
 
 impl Default for Config {
@@ -57,6 +65,8 @@ impl Default for Config {
             frac_bits: 16,
             provider: ProviderKind::TrustedThirdParty,
             comm: CommConfig::default(),
+            functions: FunctionConfig::default(),
+            seed: None,
         }
     }
 }
@@ -65,7 +75,7 @@ impl Config {
     /// Checks the configuration and returns the encoder it implies.
     ///
     /// # Errors
-    /// `Config` when the precision is unsupported.
+    /// `Config` when the precision or a function knob is unsupported.
     pub fn validate(&self) -> Result<FixedPointEncoder> {
         // Products are truncated by frac_bits and must fit below 2^62 before truncation, so
         // more than 24 fractional bits would leave no room for the integer part.
@@ -75,6 +85,7 @@ impl Config {
                 self.frac_bits
             )));
         }
+        self.functions.validate()?;
         Ok(FixedPointEncoder::new(self.frac_bits)?)
     }
 }

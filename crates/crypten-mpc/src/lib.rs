@@ -10,9 +10,11 @@
 
 pub mod beaver;
 mod bilinear;
+mod compare_stub; // TEMPORARY: removed when issue 3's comparisons are merged
 mod config;
 mod cryptensor;
 mod error;
+pub mod functions;
 pub mod provider;
 mod przs;
 mod session;
@@ -24,4 +26,5 @@ pub use bilinear::Bilinear;
 pub use config::{Config, ProviderKind};
 pub use cryptensor::CrypTensor;
 pub use error::{Error, Result};
+pub use functions::{FunctionConfig, NormOrd, SigmoidMethod};
 pub use session::{EnvSettings, Session};

@@ -27,6 +27,8 @@ struct Inner {
     config: Config,
     encoder: FixedPointEncoder,
     przs: Mutex<Przs>,
+    /// This party's private randomness (its contribution to random samples).
+    local: Mutex<Prg>,
 }
 
 impl std::fmt::Debug for Session {
@@ -71,6 +73,18 @@ impl Session {
                 Box::new(InsecureTrustedFirstParty::setup(comm.as_ref(), parties)?)
             }
         };
+        let local = match config.seed {
+            Some(seed) => {
+                // Tests only (see `Config::seed`): a per-rank stream from the shared seed.
+                let mut root = Prg::from_seed(seed);
+                let mut child = root.gen_seed();
+                for _ in 0..rank {
+                    child = root.gen_seed();
+                }
+                Prg::from_seed(child)
+            }
+            None => Prg::from_entropy()?,
+        };
         Ok(Self {
             inner: Arc::new(Inner {
                 rank,
@@ -80,6 +94,7 @@ impl Session {
                 config,
                 encoder,
                 przs: Mutex::new(przs),
+                local: Mutex::new(local),
             }),
         })
     }
@@ -160,6 +175,11 @@ impl Session {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .zero(shape)
+    }
+
+    /// Runs `f` on this party's private random stream (its contribution to random samples).
+    pub(crate) fn with_local_prg<T>(&self, f: impl FnOnce(&mut Prg) -> T) -> T {
+        f(&mut self.inner.local.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Ends the session: tells a trusted third party to stop. Call it once, on every party,
