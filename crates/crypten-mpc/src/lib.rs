@@ -17,6 +17,7 @@ mod error;
 pub mod functions;
 pub mod provider;
 mod przs;
+mod sampling;
 mod session;
 pub mod share;
 pub mod testing;

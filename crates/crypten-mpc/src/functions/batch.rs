@@ -113,16 +113,6 @@ pub(crate) fn mul_many(pairs: &[(&CrypTensor, &CrypTensor)]) -> Result<Vec<CrypT
 }
 
 impl CrypTensor {
-    /// A sharing of the public ring value `value` everywhere in `shape` (party 0 holds it).
-    pub(crate) fn public_ring(sess: &Session, shape: &[usize], value: u64) -> CrypTensor {
-        let share = if sess.rank() == 0 {
-            RingTensor::full(shape, value)
-        } else {
-            RingTensor::zeros(shape)
-        };
-        CrypTensor::from_share(sess, share)
-    }
-
     /// `self + value` for a public ring value (party 0 adds it): exact, no encoding.
     pub(crate) fn add_ring(&self, value: u64) -> CrypTensor {
         if self.sess.rank() == 0 {

@@ -9,7 +9,7 @@
 //! comparison against a ladder of powers of two (`magnitude`); odd, even and saturating
 //! functions are folded onto `[0, B]` by one batched comparison (`fold`).
 
-mod batch;
+pub(crate) mod batch;
 mod config;
 mod erf;
 mod exp;
