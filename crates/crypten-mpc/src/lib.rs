@@ -10,7 +10,8 @@
 
 pub mod beaver;
 mod bilinear;
-mod compare_stub; // TEMPORARY: removed when issue 3's comparisons are merged
+pub mod binary;
+mod compare;
 mod config;
 mod cryptensor;
 mod error;

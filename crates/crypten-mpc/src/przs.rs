@@ -37,7 +37,6 @@ impl Przs {
     }
 
     /// This party's share of a fresh binary (XOR) sharing of zero.
-    #[allow(dead_code)] // used by binary shares (comparisons)
     pub(crate) fn zero_xor(&mut self, shape: &[usize]) -> RingTensor {
         let mut acc = RingTensor::zeros(shape);
         for stream in self.streams.iter_mut().flatten() {

@@ -1,10 +1,11 @@
 //! `Session`: everything one party needs to take part in a computation.
 
+use crate::config::{SeedPurpose, fresh_seed};
 use crate::provider::{InsecureTrustedFirstParty, Provider, TrustedThirdParty};
 use crate::przs::Przs;
 use crate::{Config, Error, ProviderKind, Result};
 use crypten_comm::{Communicator, StatsSnapshot, TcpComm};
-use crypten_core::{FixedPointEncoder, Prg, RingTensor};
+use crypten_core::{FixedPointEncoder, Prg, RingTensor, Seed};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
 
@@ -64,27 +65,25 @@ impl Session {
                 comm.world_size()
             )));
         }
-        let przs = setup_przs(comm.as_ref(), parties)?;
+        let przs = setup_przs(comm.as_ref(), parties, config.seed.as_ref())?;
         let provider: Box<dyn Provider> = match config.provider {
             ProviderKind::TrustedThirdParty => {
                 Box::new(TrustedThirdParty::setup(comm.as_ref(), parties)?)
             }
             ProviderKind::InsecureTrustedFirstParty => {
-                Box::new(InsecureTrustedFirstParty::setup(comm.as_ref(), parties)?)
+                Box::new(InsecureTrustedFirstParty::setup_seeded(
+                    comm.as_ref(),
+                    parties,
+                    config.seed.as_ref(),
+                )?)
             }
         };
-        let local = match config.seed {
-            Some(seed) => {
-                // Tests only (see `Config::seed`): a per-rank stream from the shared seed.
-                let mut root = Prg::from_seed(seed);
-                let mut child = root.gen_seed();
-                for _ in 0..rank {
-                    child = root.gen_seed();
-                }
-                Prg::from_seed(child)
-            }
-            None => Prg::from_entropy()?,
-        };
+        let local = Prg::from_seed(fresh_seed(
+            config.seed.as_ref(),
+            SeedPurpose::Local,
+            rank,
+            0,
+        )?);
         Ok(Self {
             inner: Arc::new(Inner {
                 rank,
@@ -182,6 +181,15 @@ impl Session {
         f(&mut self.inner.local.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
+    /// This party's share of a fresh binary (XOR) sharing of zero.
+    pub(crate) fn zero_xor_share(&self, shape: &[usize]) -> RingTensor {
+        self.inner
+            .przs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .zero_xor(shape)
+    }
+
     /// Ends the session: tells a trusted third party to stop. Call it once, on every party,
     /// when the computation is over.
     ///
@@ -193,13 +201,13 @@ impl Session {
 }
 
 /// One round: every party sends a fresh seed to each higher rank and receives one from each
-/// lower rank; each pair then holds a common stream.
-fn setup_przs(comm: &dyn Communicator, parties: usize) -> Result<Przs> {
+/// lower rank; each pair then holds a common stream. `fixed` is the test-only seed.
+fn setup_przs(comm: &dyn Communicator, parties: usize, fixed: Option<&Seed>) -> Result<Przs> {
     let rank = comm.rank();
     let mut streams: Vec<Option<Prg>> = (0..parties).map(|_| None).collect();
     let mut sends = Vec::new();
     for (peer, slot) in streams.iter_mut().enumerate().skip(rank + 1) {
-        let seed = Prg::random_seed()?;
+        let seed = fresh_seed(fixed, SeedPurpose::Przs, rank, peer)?;
         sends.push((peer, seed.to_vec()));
         *slot = Some(Prg::from_seed(seed));
     }

@@ -1,7 +1,7 @@
 //! Running a multi-party program on threads, over the in-memory communicator: the helper every
 //! multi-party test (and the single-process simulation) goes through.
 
-use crate::provider::run_ttp;
+use crate::provider::run_ttp_seeded;
 use crate::{Config, ProviderKind, Result, Session};
 use crypten_comm::MemoryComm;
 
@@ -23,7 +23,9 @@ where
     let dealer_comm = if with_dealer { comms.pop() } else { None };
     let program = &program;
     std::thread::scope(|scope| {
-        let dealer = dealer_comm.map(|comm| scope.spawn(move || run_ttp(&comm, parties)));
+        let seed = config.seed;
+        let dealer = dealer_comm
+            .map(|comm| scope.spawn(move || run_ttp_seeded(&comm, parties, seed.as_ref())));
         let handles: Vec<_> = comms
             .into_iter()
             .map(|comm| {

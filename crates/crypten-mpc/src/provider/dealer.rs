@@ -6,7 +6,14 @@
 //! same order, reconstructs the secrets (`a = sum a_k`, `b = sum b_k`) and gives party 0 the
 //! share that makes the dependent parts add up (`c_0 = a*b - sum_{k>0} c_k`). The order of
 //! draws below is therefore part of the protocol: change it on both sides or not at all.
+//!
+//! Binary (XOR-shared) parts combine with XOR instead of addition: the secret behind them is
+//! the XOR of the parties' draws, and party 0's dependent binary share is the value XORed with
+//! everyone else's. The binary requests' completions are in `boolean.rs`.
 
+use super::boolean;
+use crate::binary::BitTest;
+use crate::binary::plan::Plan;
 use crate::{Bilinear, Error, Result};
 use crypten_core::{Prg, RingTensor};
 use serde::{Deserialize, Serialize};
@@ -41,6 +48,50 @@ pub enum Request {
         /// How many bits the protocol shifts by.
         bits: u32,
     },
+    /// Binary (AND) triples over XOR-shared words: `a, b` (independent), `c = a & b`
+    /// (dependent).
+    AndTriple {
+        /// The shape.
+        shape: Vec<usize>,
+    },
+    /// Masks for one level of a Kogge-Stone adder that shifts by `shift`: `u, v`
+    /// (independent), `u & (v << shift)` and `u & (u << shift)` (dependent), all binary. The
+    /// masks of the shifted operands are the shifted masks, so they need not be opened.
+    AdderLevel {
+        /// The shape.
+        shape: Vec<usize>,
+        /// The shift, `1..64`.
+        shift: u32,
+    },
+    /// `n` random bits held in both sharings (daBits): `t` XOR-shared and packed 64 to a word
+    /// (independent), then the same bits as arithmetic 0/1 values, shape `[n]` (dependent).
+    DaBits {
+        /// Number of bits.
+        n: usize,
+    },
+    /// What multiplying `n` arithmetic values by `n` XOR-shared bits takes: daBits `t`
+    /// (binary, packed) and an arithmetic mask `a` of shape `[n]` (independent); `t` as
+    /// arithmetic 0/1 values and the products `a * t` (dependent).
+    BitMul {
+        /// Number of products.
+        n: usize,
+    },
+    /// Random words held in both sharings (edaBits): `r` XOR-shared (independent), then the
+    /// same words arithmetically shared (dependent).
+    EdaBits {
+        /// The shape.
+        shape: Vec<usize>,
+    },
+    /// Everything a bit test (sign or zero) of `n` values takes (see `binary::plan`): an
+    /// arithmetic mask `r` of shape `[n]` and the masks of each tree level (independent);
+    /// the one-hot planes of `r`'s blocks, `r`'s top bit plane (sign only) and each level's
+    /// mask products (dependent, binary). Planes are `[groups, count]`, 64 lanes a word.
+    BitTest {
+        /// Number of values.
+        n: usize,
+        /// Which test.
+        test: BitTest,
+    },
 }
 
 impl Request {
@@ -56,6 +107,12 @@ impl Request {
             }
             Self::Square { shape } => format!("square pair {shape:?}"),
             Self::Trunc { shape, bits } => format!("truncation mask {shape:?} >> {bits}"),
+            Self::AndTriple { shape } => format!("binary triple {shape:?}"),
+            Self::AdderLevel { shape, shift } => format!("adder level {shape:?} << {shift}"),
+            Self::DaBits { n } => format!("{n} daBits"),
+            Self::BitMul { n } => format!("{n} bit products"),
+            Self::EdaBits { shape } => format!("edaBits {shape:?}"),
+            Self::BitTest { n, test } => format!("{test:?} bit test of {n} values"),
         }
     }
 
@@ -84,6 +141,17 @@ impl Request {
                 }
                 vec![shape.clone(), shape.clone(), shape.clone()]
             }
+            Self::AndTriple { shape } => vec![shape.clone(); 3],
+            Self::AdderLevel { shape, shift } => {
+                if !(1..64).contains(shift) {
+                    return Err(self.invalid(format!("adder shift of {shift} bits")));
+                }
+                vec![shape.clone(); 4]
+            }
+            Self::DaBits { n } => vec![vec![n.div_ceil(64)], vec![*n]],
+            Self::BitMul { n } => vec![vec![n.div_ceil(64)], vec![*n], vec![*n], vec![*n]],
+            Self::EdaBits { shape } => vec![shape.clone(); 2],
+            Self::BitTest { n, test } => boolean::bit_test_shapes(&Plan::new(*test), *n),
         };
         for shape in &shapes {
             let numel = shape
@@ -100,12 +168,15 @@ impl Request {
     /// How many leading parts every party draws on its own.
     pub fn independent(&self) -> usize {
         match self {
-            Self::Triple { .. } => 2,
+            Self::Triple { .. } | Self::AndTriple { .. } | Self::AdderLevel { .. } => 2,
+            Self::BitMul { .. } => 2,
             Self::Square { .. } | Self::Trunc { .. } => 1,
+            Self::DaBits { .. } | Self::EdaBits { .. } => 1,
+            Self::BitTest { test, .. } => 1 + Plan::new(*test).levels.len(),
         }
     }
 
-    fn invalid(&self, reason: String) -> Error {
+    pub(crate) fn invalid(&self, reason: String) -> Error {
         Error::InvalidArgument {
             op: "preprocessing request",
             reason,
@@ -158,6 +229,9 @@ pub fn complete(request: &Request, draws: &[Vec<RingTensor>]) -> Result<Vec<Ring
         }
         Ok(total)
     };
+    // The same for binary parts: XOR instead of addition.
+    let secret_xor = |i: usize| boolean::xor_of(draws, i);
+    let share_of_xor = |i: usize, total: RingTensor| boolean::xor_share(draws, i, total);
     match request {
         Request::Triple { op, .. } => {
             let c = op.apply(&secret(0)?, &secret(1)?)?;
@@ -171,6 +245,37 @@ pub fn complete(request: &Request, draws: &[Vec<RingTensor>]) -> Result<Vec<Ring
         Request::Trunc { bits, .. } => {
             let r = secret(0)?;
             Ok(vec![share_of(1, r.shr(*bits))?, share_of(2, r.shr(63))?])
+        }
+        Request::AndTriple { .. } => {
+            let c = secret_xor(0)?.and(&secret_xor(1)?)?;
+            Ok(vec![share_of_xor(2, c)?])
+        }
+        Request::AdderLevel { shift, .. } => {
+            let (u, v) = (secret_xor(0)?, secret_xor(1)?);
+            let uv = u.and(&v.shl(*shift))?;
+            let uu = u.and(&u.shl(*shift))?;
+            Ok(vec![share_of_xor(2, uv)?, share_of_xor(3, uu)?])
+        }
+        Request::DaBits { n } => {
+            let t = boolean::unpack_bits(&secret_xor(0)?, *n)?;
+            Ok(vec![share_of(1, t)?])
+        }
+        Request::BitMul { n } => {
+            let t = boolean::unpack_bits(&secret_xor(0)?, *n)?;
+            let at = secret(1)?.mul(&t)?;
+            Ok(vec![share_of(2, t)?, share_of(3, at)?])
+        }
+        Request::EdaBits { .. } => Ok(vec![share_of(1, secret_xor(0)?)?]),
+        Request::BitTest { n, test } => {
+            let plan = Plan::new(*test);
+            let values =
+                boolean::bit_test_values(&plan, *n, &secret(0)?, |level| secret_xor(1 + level))?;
+            let first = request.independent();
+            values
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| share_of_xor(first + i, v))
+                .collect()
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Preprocessing providers: where Beaver triples, square pairs and truncation masks come from.
+//! Preprocessing providers: where Beaver triples, square pairs, truncation masks and the binary
+//! correlations (AND triples, bits and words in both sharings, bit-test masks) come from.
 //!
 //! Both providers are built on one [`dealer`]: for every request, each party's randomness is
 //! drawn from a PRG stream that party shares with the dealer, in a fixed order, and only the
@@ -6,6 +7,7 @@
 //! from all streams and handed to party 0 as its share. So with a trusted third party, parties
 //! 1..N-1 never talk to it after set-up, and party 0 receives one correction per request.
 
+pub(crate) mod boolean;
 pub mod dealer;
 mod tfp;
 
@@ -14,7 +16,7 @@ mod ttp;
 
 pub use dealer::Request;
 pub use tfp::InsecureTrustedFirstParty;
-pub use ttp::{TrustedThirdParty, run_ttp};
+pub use ttp::{TrustedThirdParty, run_ttp, run_ttp_seeded};
 
 use crate::Result;
 use crypten_comm::Communicator;
@@ -29,6 +31,8 @@ pub struct Pending {
     /// The parts available now.
     pub parts: Vec<RingTensor>,
     pub(crate) awaiting: bool,
+    /// The request's position among this party's requests to a third party (0 otherwise).
+    pub(crate) seq: u64,
 }
 
 /// A source of correlated randomness for the parties' protocols.
@@ -37,7 +41,9 @@ pub struct Pending {
 /// Two-phase so a dealer's latency hides behind the parties' own round: `begin` is called
 /// before the protocol's opening (a third party's request leaves then) and must return the
 /// parts that do not depend on the other parties' randomness; `finish`, called after the
-/// opening, returns all parts. Every party calls both for every request, in the same order.
+/// opening, returns all parts. Every party calls `begin` for every request, in the same order
+/// (it fixes the order of the PRG draws); `finish` may come in any order, so a protocol can
+/// prefetch material for a later step while it runs other requests in between.
 /// [`InsecureTrustedFirstParty`] is the trivially correct implementation (no communication);
 /// [`TrustedThirdParty`] the deployable one.
 pub trait Provider: Send + Sync {

@@ -7,6 +7,7 @@
 
 use super::dealer::{self, Request};
 use super::{Pending, Provider};
+use crate::config::{SeedPurpose, fresh_seed};
 use crate::{Error, Result};
 use crypten_comm::Communicator;
 use crypten_core::{Prg, RingTensor, SEED_LEN, Seed};
@@ -27,14 +28,27 @@ impl InsecureTrustedFirstParty {
     /// # Errors
     /// Communication failures, or a malformed seed message.
     pub fn setup(comm: &dyn Communicator, parties: usize) -> Result<Self> {
+        Self::setup_seeded(comm, parties, None)
+    }
+
+    /// [`Self::setup`], with party 0's seeds derived from `fixed` when given (tests only: see
+    /// `Config::seed`).
+    ///
+    /// # Errors
+    /// Communication failures, or a malformed seed message.
+    pub fn setup_seeded(
+        comm: &dyn Communicator,
+        parties: usize,
+        fixed: Option<&Seed>,
+    ) -> Result<Self> {
         let rank = comm.rank();
         tracing::warn!(
             "using the INSECURE trusted-first-party provider: party 0 can see every input"
         );
         let streams = if rank == 0 {
             let seeds = (0..parties)
-                .map(|_| Prg::random_seed())
-                .collect::<std::result::Result<Vec<Seed>, _>>()?;
+                .map(|k| fresh_seed(fixed, SeedPurpose::FirstParty, k, 0))
+                .collect::<Result<Vec<Seed>>>()?;
             let sends = (1..parties).map(|k| (k, seeds[k].to_vec())).collect();
             comm.exchange(SETUP_OP, sends, &[])?;
             seeds.into_iter().map(Prg::from_seed).collect()
@@ -76,6 +90,7 @@ impl Provider for InsecureTrustedFirstParty {
             request,
             parts,
             awaiting: false,
+            seq: 0,
         })
     }
 

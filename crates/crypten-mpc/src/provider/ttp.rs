@@ -4,15 +4,19 @@
 //! party a fresh stream seed. Afterwards only party 0 talks to it: `begin` sends the request
 //! (before the parties' opening round, so the dealer computes while the parties exchange) and
 //! `finish` receives party 0's dependent parts. The dealer learns the sequence of requested
-//! shapes, which every party knows anyway, and nothing about inputs.
+//! shapes, which every party knows anyway, and nothing about inputs. The dealer answers in the
+//! order it was asked; party 0 numbers its requests and keeps an answer that arrives before
+//! its `finish` until that `finish` comes.
 
 use super::dealer::{self, Request};
 use super::tfp::parse_seed;
 use super::{Pending, Provider};
+use crate::config::{SeedPurpose, fresh_seed};
 use crate::{Error, Result};
 use crypten_comm::Communicator;
-use crypten_core::{Prg, RingTensor};
+use crypten_core::{Prg, RingTensor, Seed};
 use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
 const SETUP_OP: &str = "setup.ttp";
@@ -30,6 +34,18 @@ pub struct TrustedThirdParty {
     rank: usize,
     dealer: usize,
     stream: Mutex<Prg>,
+    replies: Mutex<Replies>,
+}
+
+/// Party 0's bookkeeping of the dealer's answers.
+#[derive(Default)]
+struct Replies {
+    /// The number of requests sent so far.
+    sent: u64,
+    /// Requests not answered yet, oldest first: (number, words expected).
+    outstanding: VecDeque<(u64, usize)>,
+    /// Answers received ahead of their `finish`.
+    early: HashMap<u64, Vec<u64>>,
 }
 
 impl TrustedThirdParty {
@@ -45,6 +61,7 @@ impl TrustedThirdParty {
             rank: comm.rank(),
             dealer,
             stream: Mutex::new(Prg::from_seed(seed)),
+            replies: Mutex::new(Replies::default()),
         })
     }
 
@@ -69,13 +86,24 @@ impl Provider for TrustedThirdParty {
             dealer::draw(&request, &mut stream, self.rank)?
         };
         let awaiting = self.rank == 0;
+        let mut seq = 0;
         if awaiting {
+            let shapes = request.part_shapes()?;
+            let expected = shapes[request.independent()..]
+                .iter()
+                .map(|s| s.iter().product::<usize>())
+                .sum();
+            let mut replies = self.replies.lock().unwrap_or_else(|e| e.into_inner());
+            seq = replies.sent;
             self.send(comm, &DealerMessage::Serve(request.clone()))?;
+            replies.sent += 1;
+            replies.outstanding.push_back((seq, expected));
         }
         Ok(Pending {
             request,
             parts,
             awaiting,
+            seq,
         })
     }
 
@@ -84,14 +112,33 @@ impl Provider for TrustedThirdParty {
             request,
             mut parts,
             awaiting,
+            seq,
         } = pending;
         if !awaiting {
             return Ok(parts);
         }
         let shapes = request.part_shapes()?;
         let dependent = &shapes[request.independent()..];
-        let expected: usize = dependent.iter().map(|s| s.iter().product::<usize>()).sum();
-        let words = comm.recv_u64(self.dealer, SERVE_OP, expected)?;
+        let words = {
+            let mut replies = self.replies.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                if let Some(words) = replies.early.remove(&seq) {
+                    break words;
+                }
+                let Some((next, len)) = replies.outstanding.pop_front() else {
+                    return Err(Error::Provider {
+                        provider: self.name(),
+                        op: request.describe(),
+                        reason: "finished a request that was never started".into(),
+                    });
+                };
+                let words = comm.recv_u64(self.dealer, SERVE_OP, len)?;
+                if next == seq {
+                    break words;
+                }
+                replies.early.insert(next, words);
+            }
+        };
         let mut offset = 0;
         for shape in dependent {
             let len: usize = shape.iter().product();
@@ -119,6 +166,15 @@ impl Provider for TrustedThirdParty {
 /// A party died or timed out, or party 0 sent a malformed or inconsistent request (the
 /// dealer treats requests as untrusted input and stops with an error naming party 0).
 pub fn run_ttp(comm: &dyn Communicator, parties: usize) -> Result<()> {
+    run_ttp_seeded(comm, parties, None)
+}
+
+/// [`run_ttp`], with the parties' stream seeds derived from `fixed` when given (tests only:
+/// see `Config::seed`).
+///
+/// # Errors
+/// See [`run_ttp`].
+pub fn run_ttp_seeded(comm: &dyn Communicator, parties: usize, fixed: Option<&Seed>) -> Result<()> {
     if comm.rank() != parties || comm.world_size() != parties + 1 {
         return Err(Error::Config(format!(
             "the dealer must be rank {parties} of {} endpoints, is rank {} of {}",
@@ -129,7 +185,7 @@ pub fn run_ttp(comm: &dyn Communicator, parties: usize) -> Result<()> {
     }
     let mut streams = Vec::with_capacity(parties);
     for k in 0..parties {
-        let seed = Prg::random_seed()?;
+        let seed = fresh_seed(fixed, SeedPurpose::ThirdParty, k, 0)?;
         comm.send(k, SETUP_OP, seed.to_vec())?;
         streams.push(Prg::from_seed(seed));
     }

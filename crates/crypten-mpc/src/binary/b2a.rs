@@ -1,0 +1,162 @@
+//! Binary to arithmetic conversion (B2A) of single bits and of whole words, and the product
+//! of an arithmetic value with a shared bit.
+//!
+//! - **Bits** use daBits, random bits `t` held in both sharings: open `b ^ t` (one bit per
+//!   value, packed), then `b = (b ^ t) + (1 - 2 (b ^ t)) t` is linear in the arithmetic
+//!   shares of `t`.
+//! - **Bit products** `x * b` fuse that conversion with a Beaver product: with a daBit `t`
+//!   and an arithmetic mask `a` whose products `a * t` the dealer provides, the parties open
+//!   `β = b ^ t` and `e = x - a` together, and `x * b = β x + (1 - 2β)(e t + a t)`. One round,
+//!   exact (no truncation: `b` is an integer).
+//! - **Words** use edaBits, a random word `r` held in both sharings: the binary adder computes
+//!   `z = x - r = x + !r + 1` on XOR shares, `z` is opened (it is uniform), and
+//!   `x = z + r` arithmetically.
+
+use super::a2b::add;
+use super::bitslice::unpack;
+use super::{Combine, SharedBits, not, open_words};
+use crate::provider::{Pending, Request};
+use crate::{Error, Result, Session};
+use crypten_core::RingTensor;
+
+/// Converts XOR-shared bits into arithmetic shares of 0/1 values, shape `[n]`.
+///
+/// Rounds: 1. Bytes sent per party: `(N-1) * 8 * ceil(n/64)` plus headers. Exact.
+///
+/// # Errors
+/// Provider or communication failures.
+pub fn bits_to_arith(sess: &Session, bits: &SharedBits) -> Result<RingTensor> {
+    let pending = sess
+        .provider()
+        .begin(sess.comm(), Request::DaBits { n: bits.len() })?;
+    bits_to_arith_with(sess, bits, pending)
+}
+
+/// [`bits_to_arith`] with daBits requested earlier (`Request::DaBits` for `bits.len()`).
+pub(crate) fn bits_to_arith_with(
+    sess: &Session,
+    bits: &SharedBits,
+    pending: Pending,
+) -> Result<RingTensor> {
+    let n = bits.len();
+    check_request(&pending, Request::DaBits { n })?;
+    let mut masked = bits.words().to_vec();
+    super::xor_into(&mut masked, pending.parts[0].data());
+    let beta = open_words(sess, "b2a.bits", &[(&masked, Combine::Xor)])?.swap_remove(0);
+    let parts = sess.provider().finish(sess.comm(), pending)?;
+    let first = sess.rank() == 0;
+    let out = unpack(&beta, n)
+        .into_iter()
+        .zip(parts[1].data())
+        .map(|(beta, &t)| flip(beta, t).wrapping_add(if first { beta } else { 0 }))
+        .collect();
+    Ok(RingTensor::new(&[n], out)?)
+}
+
+/// `(1 - 2 beta) * t` for a bit `beta`: `t` or `-t`.
+#[inline]
+fn flip(beta: u64, t: u64) -> u64 {
+    t.wrapping_mul(1u64.wrapping_sub(beta << 1))
+}
+
+/// `x * b` elementwise, for arithmetic shares `x` (any shape, `n` elements in row-major
+/// order) and XOR-shared bits `b` (`n` of them). Works on any ring value, fixed-point or not:
+/// nothing is truncated.
+///
+/// Rounds: 1. Bytes sent per party: `(N-1) * (8 n + 8 ceil(n/64))` plus headers. Exact.
+///
+/// # Errors
+/// `InvalidArgument` when the counts differ; provider or communication failures.
+pub fn mul_bits(sess: &Session, bits: &SharedBits, x: &RingTensor) -> Result<RingTensor> {
+    let pending = sess
+        .provider()
+        .begin(sess.comm(), Request::BitMul { n: bits.len() })?;
+    mul_bits_with(sess, bits, x, pending)
+}
+
+/// [`mul_bits`] with the material requested earlier (`Request::BitMul` for `bits.len()`).
+pub(crate) fn mul_bits_with(
+    sess: &Session,
+    bits: &SharedBits,
+    x: &RingTensor,
+    pending: Pending,
+) -> Result<RingTensor> {
+    let n = bits.len();
+    if x.numel() != n {
+        return Err(Error::InvalidArgument {
+            op: "mul_bits",
+            reason: format!("{n} bits for a tensor of {} elements", x.numel()),
+        });
+    }
+    check_request(&pending, Request::BitMul { n })?;
+    let mut masked_bits = bits.words().to_vec();
+    super::xor_into(&mut masked_bits, pending.parts[0].data());
+    let masked_x: Vec<u64> = x
+        .data()
+        .iter()
+        .zip(pending.parts[1].data())
+        .map(|(x, a)| x.wrapping_sub(*a))
+        .collect();
+    let opened = open_words(
+        sess,
+        "bitmul",
+        &[(&masked_bits, Combine::Xor), (&masked_x, Combine::Add)],
+    )?;
+    let parts = sess.provider().finish(sess.comm(), pending)?;
+    let (t, at) = (parts[2].data(), parts[3].data());
+    let (beta, e) = (&opened[0], &opened[1]);
+    let out = x
+        .data()
+        .iter()
+        .enumerate()
+        .map(|(i, &xi)| {
+            let beta = (beta[i / 64] >> (i % 64)) & 1;
+            let xt = e[i].wrapping_mul(t[i]).wrapping_add(at[i]);
+            xi.wrapping_mul(beta).wrapping_add(flip(beta, xt))
+        })
+        .collect();
+    Ok(RingTensor::new(x.shape(), out)?)
+}
+
+/// Converts an XOR sharing of words into an arithmetic sharing of the same words.
+///
+/// Rounds: 8 for any number of parties (the 7-round adder, then opening `z`). Bytes sent per
+/// party per value: `(N-1) * 120` plus headers. Exact.
+///
+/// # Errors
+/// Provider or communication failures.
+pub fn b2a(sess: &Session, x: &RingTensor) -> Result<RingTensor> {
+    let pending = sess.provider().begin(
+        sess.comm(),
+        Request::EdaBits {
+            shape: x.shape().to_vec(),
+        },
+    )?;
+    let not_r = not(sess, &pending.parts[0]);
+    let z = add(sess, x, &not_r, true)?;
+    // z's shares would otherwise carry each party's own bits into the opening.
+    let z = z.xor(&sess.zero_xor_share(x.shape()))?;
+    let z = open_words(sess, "b2a.words", &[(z.data(), Combine::Xor)])?.swap_remove(0);
+    let parts = sess.provider().finish(sess.comm(), pending)?;
+    let mut out = parts[1].clone();
+    if sess.rank() == 0 {
+        out.add_assign(&RingTensor::new(x.shape(), z)?)?;
+    }
+    Ok(out)
+}
+
+/// Fails unless `pending` is the material `expected` describes.
+fn check_request(pending: &Pending, expected: Request) -> Result<()> {
+    if pending.request == expected {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument {
+            op: "binary conversion",
+            reason: format!(
+                "prefetched {} where {} was needed",
+                pending.request.describe(),
+                expected.describe()
+            ),
+        })
+    }
+}
