@@ -44,6 +44,7 @@ pub(crate) fn to_planes(words: &[u64]) -> Vec<u64> {
 }
 
 /// Packs 0/1 values (only bit 0 of each is read) into a packed bit vector.
+#[cfg(test)]
 pub(crate) fn pack(bits: &[u64]) -> Vec<u64> {
     let mut out = vec![0u64; groups(bits.len())];
     for (word, chunk) in out.iter_mut().zip(bits.chunks(64)) {

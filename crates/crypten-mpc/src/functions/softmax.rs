@@ -1,6 +1,6 @@
 //! Softmax and log-softmax along a dimension, max-subtracted.
 //!
-//! `d = x - max(x)` along the dimension (a tree of fused relu comparisons), so every
+//! `d = x - max(x)` along the dimension (the comparison tournament's maximum), so every
 //! `d <= 0` and the largest is 0. One comparison clamps `d` from below at `-C`
 //! (`softmax_clamp`, default 16: `e^-16` is below the fixed-point resolution), which keeps
 //! the exponential on the range it is fitted to however far apart the inputs are; then `e^d`
@@ -15,26 +15,6 @@ use super::range::scaled_reciprocal_in_range;
 use crate::{CrypTensor, Error, Result, truncate};
 
 impl CrypTensor {
-    /// The maximum along `dim` (kept as a dimension of size 1): a tree of pairwise
-    /// `b + relu(a - b)`, `ceil(log2 n)` levels of one fused comparison each (4 rounds).
-    // Issue 3 plans a public `max(dim, keepdim)`; this stays private so the two can coexist.
-    fn max_keepdim(&self, dim: usize) -> Result<CrypTensor> {
-        let mut m = self.clone();
-        while m.shape()[dim] > 1 {
-            let len = m.shape()[dim];
-            let half = len / 2;
-            let a = m.narrow(dim, 0, half)?;
-            let b = m.narrow(dim, half, half)?;
-            let top = b.add(&a.sub(&b)?.relu()?)?;
-            m = if len % 2 == 1 {
-                CrypTensor::cat(&[&top, &m.narrow(dim, 2 * half, 1)?], dim)?
-            } else {
-                top
-            };
-        }
-        Ok(m)
-    }
-
     /// `x - max(x)` along `dim` and `exp` of it clamped below at `-softmax_clamp`, plus the
     /// row sums of the exponentials (kept as a dimension of size 1).
     fn shifted_exp(&self, dim: usize) -> Result<(CrypTensor, CrypTensor, CrypTensor)> {
@@ -46,7 +26,7 @@ impl CrypTensor {
         }
         let cfg = &self.sess.config().functions;
         let clamp = cfg.softmax_clamp;
-        let d = self.sub(&self.max_keepdim(dim)?)?;
+        let d = self.sub(&self.max(dim, true)?)?;
         // q = [d < -C]; d_c = d (1 - q) - C q
         let q = d.add_scalar(clamp)?.ltz()?;
         let keep = q.neg().add_scalar(1.0)?;
