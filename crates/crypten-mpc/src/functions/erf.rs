@@ -1,7 +1,7 @@
 //! The error function and GELU, by symmetry and saturation.
 //!
-//! `erf` is odd and within 2e-8 of +-1 beyond 4: one batched comparison folds the input onto
-//! `a = min(|x|, 4)`, a Chebyshev series approximates `erf` on `[0, 4]`, and one product
+//! `erf` is odd and within 2e-8 of +-1 beyond 4: one fused comparison (see `fold`) folds the
+//! input onto `a = min(|x|, 4)`, a Chebyshev series approximates `erf` on `[0, 4]`, and one product
 //! restores the sign. (CrypTen's Taylor series diverges away from 0: its `erf(2.0)` is
 //! -175.5.)
 //!
@@ -52,13 +52,14 @@ impl CrypTensor {
     /// The error function on all reals.
     ///
     /// Error (16 fractional bits, default knobs): at most `6 * 2^-16` everywhere. Rounds
-    /// (2 parties): one comparison plus `2 + ceil(log2(chebyshev_degree))` (6 by default).
+    /// (2 parties): one comparison (4) plus `1 + ceil(log2(chebyshev_degree))` (9 in all by
+    /// default).
     ///
     /// # Errors
     /// Provider or communication failures.
     pub fn erf(&self) -> Result<CrypTensor> {
         let degree = self.sess.config().functions.chebyshev_degree as usize;
-        let folded = self.fold(ERF_BOUND, false)?;
+        let folded = self.fold(ERF_BOUND)?;
         let coeffs = chebyshev_fit(erf_f64, degree, 0.0, ERF_BOUND);
         let r = folded.a.chebyshev(&coeffs, 0.0, ERF_BOUND)?;
         folded.neg.mul_int(-2).add_scalar(1.0)?.mul(&r)
@@ -67,7 +68,8 @@ impl CrypTensor {
     /// GELU, `x Phi(x)` with `Phi` the standard normal CDF (PyTorch's default, exact form).
     ///
     /// Error (16 fractional bits, default knobs): at most `5 * 2^-16` everywhere. Rounds
-    /// (2 parties): one comparison plus `1 + ceil(log2(chebyshev_degree))` (5 by default).
+    /// (2 parties): one comparison (4) plus `ceil(log2(chebyshev_degree))` (8 in all by
+    /// default).
     ///
     /// # Errors
     /// Provider or communication failures.
@@ -88,13 +90,10 @@ impl CrypTensor {
 
     fn gelu_with(&self, gap: fn(f64) -> f64) -> Result<CrypTensor> {
         let degree = self.sess.config().functions.chebyshev_degree as usize;
-        let folded = self.fold(GELU_BOUND, true)?;
+        let folded = self.fold(GELU_BOUND)?;
         let coeffs = chebyshev_fit(gap, degree, 0.0, GELU_BOUND);
         let h = folded.a.chebyshev(&coeffs, 0.0, GELU_BOUND)?;
-        match folded.relu {
-            Some(relu) => relu.sub(&h),
-            None => unreachable!("fold was asked for relu"),
-        }
+        folded.relu.sub(&h)
     }
 }
 

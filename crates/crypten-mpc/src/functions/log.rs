@@ -20,7 +20,8 @@ impl CrypTensor {
     /// `ln(x)` for `x > 0`.
     ///
     /// Domain `[2^-f, 2^(f+4))`. Error (16 fractional bits, default degree): at most
-    /// `3e-4` absolute. Rounds (2 parties): one comparison plus `1 + ceil(log2(log_degree))`.
+    /// `3e-4` absolute. Rounds (2 parties): one comparison (4) plus `1 + ceil(log2(log_degree))`:
+    /// 9 by default.
     /// Out of domain: see the module docs (saturates).
     ///
     /// # Errors

@@ -6,15 +6,17 @@
 //! ladder of thresholds `2^e_0 < 2^e_1 < ...` (one every 4 bits), giving bits
 //! `b_j = [x >= 2^e_j]`. Every quantity that depends only on the band (the normalising factor
 //! `2^-e`, the output factor, `e * ln 2`) is then a *linear* function of the bits:
-//! `v_0 + sum_j b_j (v_(j+1) - v_j)`, free to compute. The bits are turned from fixed-point
-//! 0/1 into ring integers first (an exact truncation: local with 2 parties) so that the
-//! band constants, encoded once, are selected without any rounding: a normalising factor is
-//! an exact power of two and `x * 2^-e` loses nothing but the product's own truncation.
+//! `v_0 + sum_j b_j (v_(j+1) - v_j)`, free to compute. The bits come out of the bit test as
+//! ring integers 0/1 (not fixed point), so the band constants, encoded once, are selected
+//! without any rounding: a normalising factor is an exact power of two and `x * 2^-e` loses
+//! nothing but the product's own truncation.
 //!
 //! Bands: `r = 0` is `x < 2^e_0` (for the ladders used here: `x <= 0`), band `j + 1` is
 //! `2^e_j <= x < 2^e_(j+1)`, and the last band is `x >= 2^e_last`.
 
-use super::batch::truncate_many;
+use crate::binary::b2a::bits_to_arith_with;
+use crate::binary::{BitTest, bit_test_with};
+use crate::provider::Request;
 use crate::{CrypTensor, Result};
 use crypten_core::RingTensor;
 
@@ -39,30 +41,33 @@ pub(crate) struct Magnitude {
 }
 
 impl Magnitude {
-    /// Compares `x` with `2^e` for every `e` in `exps` (increasing) in one batched comparison.
-    ///
-    /// Rounds: one comparison (plus one truncation round with 3+ parties).
+    /// Compares `x` with `2^e` for every `e` in `exps` (increasing): one bit test of all the
+    /// differences `x - 2^e` (three rounds) and one round converting the complemented sign bits
+    /// to ring integers. Exact.
     pub(crate) fn measure(x: &CrypTensor, exps: &[i32]) -> Result<Self> {
         let sess = &x.sess;
         let n = x.numel();
-        let mut stacked = Vec::with_capacity(n * exps.len());
+        let total = n * exps.len();
+        let mut stacked = Vec::with_capacity(total);
         for &e in exps {
             let threshold = CrypTensor::encode_ring(sess, 2f64.powi(e), 0);
-            let shifted = x.add_ring(threshold.wrapping_neg());
-            stacked.extend_from_slice(shifted.share.data());
+            stacked.extend_from_slice(x.add_ring(threshold.wrapping_neg()).share.data());
         }
-        let mut shape = vec![exps.len()];
-        shape.extend_from_slice(x.shape());
-        let below = CrypTensor::from_share(sess, RingTensor::new(&shape, stacked)?).ltz()?;
-        // [x < t] as fixed point is an exact multiple of 2^f: its truncation is exact.
-        let frac = sess.encoder().frac_bits();
-        let below = truncate_many(sess, &[below.share], frac)?.swap_remove(0);
+        let stacked = RingTensor::new(&[total], stacked)?;
+        let (below, mut pending) = bit_test_with(
+            sess,
+            &stacked,
+            BitTest::Sign,
+            vec![Request::DaBits { n: total }],
+        )?;
+        // [x >= 2^e] = not [x - 2^e < 0]
+        let bits = bits_to_arith_with(sess, &below.not(sess), pending.remove(0))?;
         let bits = (0..exps.len())
             .map(|j| {
-                let lt = RingTensor::new(x.shape(), below.data()[j * n..(j + 1) * n].to_vec())?;
-                // b = 1 - [x < t]
-                let b = x.with(lt.neg()).add_ring(1);
-                Ok(b.share)
+                Ok(RingTensor::new(
+                    x.shape(),
+                    bits.data()[j * n..(j + 1) * n].to_vec(),
+                )?)
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {

@@ -13,7 +13,7 @@
 //! so the levels neither overflow nor cancel, unlike high monomial powers. Coefficients come
 //! from [`chebyshev_fit`] at run time, from the f64 function itself: no tables to trust.
 
-use super::batch::{mul_many, ring_products, truncate_many};
+use super::batch::{axpy, mul_many, ring_products, truncate_many};
 use crate::{CrypTensor, Error, Result, truncate};
 use crypten_core::RingTensor;
 
@@ -71,13 +71,11 @@ pub(crate) fn combine(
     let frac = sess.encoder().frac_bits();
     let mut acc = RingTensor::zeros(like.shape());
     for (t, c) in terms {
-        let scaled = t
-            .share
-            .mul_scalar(CrypTensor::encode_ring(sess, *c, COEFF_EXTRA_BITS));
-        if scaled.shape() == acc.shape() {
-            acc.add_assign(&scaled)?;
+        let c = CrypTensor::encode_ring(sess, *c, COEFF_EXTRA_BITS);
+        if t.shape() == acc.shape() {
+            axpy(&mut acc, c, &t.share);
         } else {
-            acc = acc.add(&scaled)?;
+            acc = acc.add(&t.share.mul_scalar(c))?;
         }
     }
     let acc = like.with(acc).add_ring(CrypTensor::encode_ring(
@@ -124,15 +122,21 @@ fn chebyshev_polynomials(t: &CrypTensor, n: usize) -> Result<Vec<CrypTensor>> {
         // T_k = 2 T_a T_b - T_(a-b), formed at double scale so the doubling does not double
         // the truncation error.
         let mut level = Vec::with_capacity(products.len());
-        for (k, p) in (a + 1..=hi).zip(products) {
-            let mut v = p.shl(1);
+        for (k, mut v) in (a + 1..=hi).zip(products) {
             let lower = 2 * a - k;
             if lower == 0 {
-                if sess.rank() == 0 {
-                    v = v.add_scalar((1u64 << (2 * frac)).wrapping_neg());
+                let one = if sess.rank() == 0 {
+                    1u64 << (2 * frac)
+                } else {
+                    0
+                };
+                for w in v.data_mut() {
+                    *w = w.wrapping_shl(1).wrapping_sub(one);
                 }
             } else {
-                v.sub_assign(&out[lower - 1].share.shl(frac))?;
+                for (w, &t) in v.data_mut().iter_mut().zip(out[lower - 1].share.data()) {
+                    *w = w.wrapping_shl(1).wrapping_sub(t.wrapping_shl(frac));
+                }
             }
             level.push(v);
         }

@@ -30,27 +30,33 @@ impl CrypTensor {
             1 => Ok(self.clone()),
             p if p <= LEVELS_UP_TO => Ok(powers(self, p as usize)?.swap_remove(p as usize - 1)),
             mut p => {
-                let mut square = self.clone();
+                // Square-and-multiply from the lowest bit; a level's accumulation and squaring
+                // share one round.
+                let mut base = self.clone();
                 let mut acc: Option<CrypTensor> = None;
-                while p > 0 {
+                loop {
                     let bit = p & 1 == 1;
                     p >>= 1;
-                    match (bit, &acc, p > 0) {
-                        (true, None, _) => acc = Some(square.clone()),
-                        (true, Some(a), true) => {
-                            let mut level = mul_many(&[(a, &square), (&square, &square)])?;
-                            square = level.swap_remove(1);
-                            acc = Some(level.swap_remove(0));
-                            continue;
+                    match (bit, acc.take(), p > 0) {
+                        (true, None, true) => {
+                            acc = Some(base.clone());
+                            base = base.square()?;
                         }
-                        (true, Some(a), false) => acc = Some(a.mul(&square)?),
-                        (false, _, _) => {}
-                    }
-                    if p > 0 {
-                        square = square.square()?;
+                        (true, Some(a), true) => {
+                            let mut level = mul_many(&[(&a, &base), (&base, &base)])?;
+                            base = level.swap_remove(1);
+                            acc = Some(level.swap_remove(0));
+                        }
+                        (true, None, false) => return Ok(base),
+                        (true, Some(a), false) => return a.mul(&base),
+                        (false, a, true) => {
+                            acc = a;
+                            base = base.square()?;
+                        }
+                        // The highest bit is set, so the loop ends in a branch above.
+                        (false, _, false) => return Err(no_high_bit()),
                     }
                 }
-                acc.ok_or_else(|| unreachable_zero())
             }
         }
     }
@@ -96,9 +102,9 @@ impl CrypTensor {
     }
 }
 
-fn unreachable_zero() -> Error {
+fn no_high_bit() -> Error {
     Error::InvalidArgument {
         op: "pow_int",
-        reason: "exponent 0 handled above".into(),
+        reason: "exponent without a highest bit".into(),
     }
 }

@@ -10,8 +10,8 @@
 //! Finally `1/x = 2^(-e-4) * w`, one more product by a band constant. `w` is kept near `16/u`
 //! rather than `1/u` so that it has four more significant bits.
 //!
-//! Signs: `reciprocal` takes `|x| = x (1 - 2[x < 0])` first (a comparison and a product) and
-//! folds the sign into the output factor, so the sign costs no extra product round.
+//! Signs: `reciprocal` takes `|x|` and the sign first (one comparison with fused, exact bit
+//! products) and folds the sign into the output factor, so the sign costs no product round.
 //!
 //! Out of the domain, by construction: `reciprocal_positive` of `x <= 0` (more precisely of
 //! anything below `2^e_0`, the smallest positive fixed-point value) returns `2^f`, the
@@ -110,9 +110,9 @@ impl CrypTensor {
     /// `1 / x` for `x > 0` (the all-positive fast path: no sign comparison).
     ///
     /// Domain: positive values. Error (16 fractional bits, default iterations): at most
-    /// `4e-4 * |1/x| + 3 * 2^-16`. Rounds (2 parties): one comparison plus
-    /// `5 + reciprocal_iterations` (1 normalisation, 3 for the initial guess, the refinement,
-    /// 1 for the output factor). Out of domain: `x <= 0` gives `2^f` (the reciprocal of the
+    /// `4e-4 * |1/x| + 3 * 2^-16`. Rounds (2 parties): one comparison (4) plus
+    /// `6 + reciprocal_iterations` (1 normalisation, 3 for the initial guess, the refinement,
+    /// 1 for the output factor): 12 by default. Out of domain: `x <= 0` gives `2^f` (the reciprocal of the
     /// smallest positive value); `x >= 2^f` gives 0.
     ///
     /// # Errors
@@ -128,7 +128,7 @@ impl CrypTensor {
     /// [`CrypTensor::reciprocal_positive`] on `|x|`.
     ///
     /// Error: as `reciprocal_positive` on `|x|`. Rounds (2 parties): two comparisons plus
-    /// `6 + reciprocal_iterations`. `reciprocal(0)` returns `2^f`.
+    /// `6 + reciprocal_iterations`: 16 by default. `reciprocal(0)` returns `2^f`.
     ///
     /// # Errors
     /// Provider or communication failures.
@@ -153,8 +153,17 @@ impl CrypTensor {
     pub fn div(&self, other: &CrypTensor) -> Result<CrypTensor> {
         self.check(other, "div")?;
         let iterations = self.sess.config().functions.reciprocal_iterations;
+        let shape = crypten_core::broadcast_shapes(self.shape(), other.shape())?;
+        let widen = |t: &CrypTensor| -> Result<CrypTensor> {
+            Ok(if t.shape() == shape.as_slice() {
+                t.clone()
+            } else {
+                t.with(t.share.expand(&shape)?)
+            })
+        };
+        let (x, y) = (widen(self)?, widen(other)?);
         // x * sign(y) is formed in the same round as |y|.
-        let (split, signed) = other.sign_split(&[self])?;
+        let (split, signed) = y.sign_split(&[&x])?;
         let n = normalise(&split.abs, Some(&signed[0]))?;
         let w = scaled_reciprocal(&n.u, iterations)?;
         n.out_factor.mul(&w)

@@ -2,8 +2,9 @@
 //!
 //! Both are odd about a centre and saturate: `sigmoid(x) = 1 - sigmoid(-x)` and
 //! `sigmoid(x) > 1 - 2^-17` beyond 12; `tanh` is odd and `tanh(x) > 1 - 2^-19` beyond 7. So
-//! one batched comparison folds the input onto `a = min(|x|, B)` (see `fold`), the function
-//! is approximated on `[0, B]` only, and one product restores the sign:
+//! one bit test and one round of exact bit products fold the input onto `a = min(|x|, B)`
+//! (see `fold`), the function is approximated on `[0, B]` only, and one product restores the
+//! sign:
 //! `sigmoid(x) = n + (1 - 2n) s(a)` and `tanh(x) = (1 - 2n) t(a)` with `n = [x < 0]`.
 //!
 //! Two methods for `s(a)` ([`SigmoidMethod`]):
@@ -12,7 +13,7 @@
 //!   converges fast on the folded range; it would not on `[-B, B]`).
 //! - **Reciprocal**: `1 / (1 + exp(-a))`, with our `exp` (7 rounds) and a comparison-free
 //!   reciprocal on the public range `[1, 2]` (3 rounds): CrypTen's formula, kept for
-//!   comparison; more rounds and slightly larger errors.
+//!   comparison; more rounds (15 against 9) and larger errors.
 
 use super::SigmoidMethod;
 use super::poly::chebyshev_fit;
@@ -39,7 +40,7 @@ impl CrypTensor {
         exp_scale: f64,
     ) -> Result<(CrypTensor, CrypTensor)> {
         let cfg = &self.sess.config().functions;
-        let folded = self.fold(bound, false)?;
+        let folded = self.fold(bound)?;
         let value = match cfg.sigmoid_method {
             SigmoidMethod::Chebyshev => {
                 let degree = cfg.chebyshev_degree as usize;
@@ -70,8 +71,9 @@ impl CrypTensor {
     /// The logistic function `1 / (1 + e^-x)` on all reals.
     ///
     /// Error (16 fractional bits, default knobs): at most `5 * 2^-16` (Chebyshev method) or
-    /// `12 * 2^-16` (Reciprocal method), everywhere. Rounds (2 parties): one comparison plus
-    /// `2 + ceil(log2(chebyshev_degree))` (Chebyshev: 6 by default) or 12 (Reciprocal).
+    /// `12 * 2^-16` (Reciprocal method), everywhere. Rounds (2 parties): one comparison (4) plus
+    /// `1 + ceil(log2(chebyshev_degree))` (Chebyshev: 9 in all by default) or 11 (Reciprocal:
+    /// 15 in all).
     ///
     /// # Errors
     /// Provider or communication failures.

@@ -60,8 +60,8 @@ impl CrypTensor {
     /// `1 / sqrt(x)` for `x > 0`.
     ///
     /// Domain `[2^-f, 2^(f+4))`. Error (16 fractional bits, default iterations): at most
-    /// `2e-4 * |1/sqrt(x)| + 2 * 2^-16`. Rounds (2 parties): one comparison plus
-    /// `4 + 2 * sqrt_iterations`. Out of domain: `x <= 0` gives `2^(f/2)`; `x >= 2^(f+4)` gives
+    /// `2e-4 * |1/sqrt(x)| + 2 * 2^-16`. Rounds (2 parties): one comparison (4) plus
+    /// `4 + 2 * sqrt_iterations`: 12 by default. Out of domain: `x <= 0` gives `2^(f/2)`; `x >= 2^(f+4)` gives
     /// `2^(-(f+4)/2)`.
     ///
     /// # Errors
@@ -80,8 +80,8 @@ impl CrypTensor {
     /// `sqrt(x)` for `x >= 0`.
     ///
     /// Domain `[0, 2^(f+4))`. Error (16 fractional bits, default iterations): at most
-    /// `2e-4 * sqrt(x) + 3 * 2^-16`. Rounds (2 parties): one comparison plus
-    /// `5 + 2 * sqrt_iterations`. Out of domain: `x < 0` gives 0; `x >= 2^(f+4)` gives
+    /// `2e-4 * sqrt(x) + 3 * 2^-16`. Rounds (2 parties): one comparison (4) plus
+    /// `5 + 2 * sqrt_iterations`: 13 by default. Out of domain: `x < 0` gives 0; `x >= 2^(f+4)` gives
     /// `2^((f+4)/2)`.
     ///
     /// # Errors

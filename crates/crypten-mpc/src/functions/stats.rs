@@ -22,7 +22,7 @@ impl CrypTensor {
     /// Invalid dimensions; provider or communication failures.
     pub fn norm(&self, ord: NormOrd, dims: &[usize], keepdim: bool) -> Result<CrypTensor> {
         match ord {
-            NormOrd::L1 => self.sign_split(&[])?.0.abs.sum(dims, keepdim),
+            NormOrd::L1 => self.abs()?.sum(dims, keepdim),
             NormOrd::L2 => self.square()?.sum(dims, keepdim)?.sqrt(),
         }
     }
@@ -68,8 +68,8 @@ impl CrypTensor {
     /// optional encrypted `weight` and `bias` shaped like the normalised dimensions.
     ///
     /// Error: `inv_sqrt`'s relative error on `var + eps` (which must lie in its domain) times
-    /// the normalised values. Rounds (2 parties): one comparison plus 12 (without weight) or
-    /// 13.
+    /// the normalised values. Rounds (2 parties): 14 without a weight, 15 with one (the
+    /// square, `inv_sqrt`'s 12, the normalising product).
     ///
     /// # Errors
     /// `InvalidArgument` for `normalized_dims` of 0 or more than the tensor's dimensions, or a
