@@ -5,6 +5,7 @@ use crypten::ndarray::{ArrayD, Axis, Ix2, IxDyn};
 use crypten::{Conv2dParams, CrypTensor, Prg, Session};
 use std::time::Instant;
 
+mod compare;
 mod functions;
 
 /// What to run.
@@ -61,7 +62,10 @@ fn matmul_plain(a: &ArrayD<f64>, b: &ArrayD<f64>) -> ArrayD<f64> {
 /// An unknown op name, or the ops' own failures.
 pub fn run_suite(sess: &Session, config: &OpsConfig) -> Result<Vec<Record>> {
     for name in &config.only {
-        if !OP_NAMES.contains(&name.as_str()) && !functions::OP_NAMES.contains(&name.as_str()) {
+        if !OP_NAMES.contains(&name.as_str())
+            && !compare::OP_NAMES.contains(&name.as_str())
+            && !functions::OP_NAMES.contains(&name.as_str())
+        {
             return Err(Error::UnknownOp(name.clone()));
         }
     }
@@ -164,6 +168,7 @@ pub fn run_suite(sess: &Session, config: &OpsConfig) -> Result<Vec<Record>> {
             "input 1x3x32x32 (P1) * kernel 16x3x3x3 (P0), padding 1 (plaintext: ring conv)",
         );
     }
+    records.extend(compare::run_suite(sess, reps, &wanted)?);
     functions::run(sess, config, &wanted, &mut records)?;
     Ok(records)
 }

@@ -53,7 +53,7 @@ impl CrypTensor {
     /// `self < 0`, elementwise, as fixed-point 0/1.
     ///
     /// Rounds: 4, for any number of parties. Bytes sent per party per element: about
-    /// `12.2 (N-1)` plus headers (see `binary::bit_test`; the conversion adds one bit).
+    /// `12.3 (N-1)` plus headers (see `binary::bit_test`; the conversion adds one bit).
     /// Exact.
     ///
     /// # Errors
@@ -102,7 +102,7 @@ impl CrypTensor {
     /// 0/1.
     ///
     /// Rounds: 4, for any number of parties. Bytes sent per party per element: about
-    /// `10.6 (N-1)` plus headers. Exact.
+    /// `10.7 (N-1)` plus headers. Exact.
     ///
     /// # Errors
     /// Shapes that do not broadcast, different sessions, provider or communication failures.
@@ -196,7 +196,7 @@ impl CrypTensor {
     /// `max(x, 0)` = `x * !ltz(x)`, with the bit product (no truncation).
     ///
     /// Rounds: 4, for any number of parties. Bytes sent per party per element: about
-    /// `20.2 (N-1)` plus headers (the bit test, then one word and one bit). Exact.
+    /// `20.3 (N-1)` plus headers (the bit test, then one word and one bit). Exact.
     ///
     /// # Errors
     /// Provider or communication failures.
@@ -250,8 +250,10 @@ impl CrypTensor {
     /// `cond * self + (1 - cond) * other` for an encrypted fixed-point condition (0/1, as the
     /// comparisons return), broadcasting: `other + cond * (self - other)`, one product.
     ///
-    /// Rounds: 1 with 2 parties, 2 with 3+ (the product's truncation). Off by at most one unit
-    /// in the last place, like any fixed-point product.
+    /// Rounds: 1 with 2 parties, 2 with 3+ (the product's truncation). Bytes: those of
+    /// [`Self::mul`]. Off by at most one unit in the last place, like any fixed-point product;
+    /// with 2 parties it also inherits local truncation's failure probability (about
+    /// `|cond * (self - other)| / 2^63` per element, see `truncate`).
     ///
     /// # Errors
     /// Shapes that do not broadcast, different sessions, provider or communication failures.

@@ -211,3 +211,24 @@ fn bad_arguments_are_errors() {
     .unwrap();
     assert_eq!(out[0], (true, true, true, true));
 }
+
+#[test]
+fn empty_tensors_compare_to_empty_results() {
+    for provider in PROVIDERS {
+        let out = run(3, provider, |sess| {
+            let e = CrypTensor::from_array(&sess, &ArrayD::zeros(IxDyn(&[0, 4])), 0)?;
+            Ok((
+                e.ltz()?.get_plain_text()?.shape().to_vec(),
+                e.relu()?.get_plain_text()?.shape().to_vec(),
+                e.eq(&e)?.get_plain_text()?.shape().to_vec(),
+                e.max(1, false)?.get_plain_text()?.shape().to_vec(),
+                e.argmax(1, false)?.get_plain_text()?.shape().to_vec(),
+            ))
+        })
+        .unwrap();
+        assert_eq!(
+            out[0],
+            (vec![0, 4], vec![0, 4], vec![0, 4], vec![0], vec![0, 4])
+        );
+    }
+}

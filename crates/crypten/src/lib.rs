@@ -29,7 +29,7 @@ pub use crypten_comm::{CommConfig, Communicator, MemoryComm, StatsSnapshot, TcpC
 pub use crypten_core::{Conv1dParams, Conv2dParams, FixedPointEncoder, Prg, RingTensor};
 pub use crypten_mpc::{
     Bilinear, Config, CrypTensor, EnvSettings, Error, ProviderKind, Result, Session, beaver,
-    provider, share, testing, truncate,
+    binary, provider, share, testing, truncate,
 };
 pub use crypten_mpc::{FunctionConfig, NormOrd, SigmoidMethod, functions};
 pub use ndarray;

@@ -34,7 +34,7 @@ pub enum BitTest {
 }
 
 /// Bit positions per leaf block: the dealer sends `2^BLOCK_BITS - 1` one-hot planes per block.
-/// Four halves the tree's depth of two-bit blocks for about 130 more dealer bits per element.
+/// Four halves the tree's depth of two-bit blocks for about 140 more dealer bits per element.
 pub(crate) const BLOCK_BITS: usize = 4;
 
 /// Children per tree node: with 16 leaves, two levels (16 -> 4 -> 1).

@@ -360,6 +360,85 @@ mod tests {
         assert_eq!(reconstruct(&all, 2), r.shr(63));
     }
 
+    fn reconstruct_xor(parts: &[Vec<RingTensor>], i: usize) -> RingTensor {
+        let mut acc = parts[0][i].clone();
+        for p in &parts[1..] {
+            acc.xor_assign(&p[i]).unwrap();
+        }
+        acc
+    }
+
+    #[test]
+    fn binary_correlations_are_correct() {
+        for n in [2, 3, 5] {
+            let and = deal_all(&Request::AndTriple { shape: vec![9] }, &mut streams(n)).unwrap();
+            let (a, b) = (reconstruct_xor(&and, 0), reconstruct_xor(&and, 1));
+            assert_eq!(reconstruct_xor(&and, 2), a.and(&b).unwrap());
+
+            let level = Request::AdderLevel {
+                shape: vec![9],
+                shift: 4,
+            };
+            let adder = deal_all(&level, &mut streams(n)).unwrap();
+            let (u, v) = (reconstruct_xor(&adder, 0), reconstruct_xor(&adder, 1));
+            assert_eq!(reconstruct_xor(&adder, 2), u.and(&v.shl(4)).unwrap());
+            assert_eq!(reconstruct_xor(&adder, 3), u.and(&u.shl(4)).unwrap());
+
+            let bits = deal_all(&Request::BitMul { n: 70 }, &mut streams(n)).unwrap();
+            let t = reconstruct_xor(&bits, 0);
+            let t_arith = reconstruct(&bits, 2);
+            for i in 0..70 {
+                assert_eq!(t_arith.data()[i], (t.data()[i / 64] >> (i % 64)) & 1);
+            }
+            let at = reconstruct(&bits, 1).mul(&t_arith).unwrap();
+            assert_eq!(reconstruct(&bits, 3), at);
+
+            let eda = deal_all(&Request::EdaBits { shape: vec![5] }, &mut streams(n)).unwrap();
+            assert_eq!(reconstruct(&eda, 1), reconstruct_xor(&eda, 0));
+        }
+    }
+
+    #[test]
+    fn bit_test_material_matches_its_mask() {
+        use crate::binary::plan::Plan;
+        let req = Request::BitTest {
+            n: 100,
+            test: BitTest::Sign,
+        };
+        let plan = Plan::new(BitTest::Sign);
+        let parts = deal_all(&req, &mut streams(3)).unwrap();
+        let r = reconstruct(&parts, 0);
+        let first = req.independent();
+        let onehot = reconstruct_xor(&parts, first);
+        let top = reconstruct_xor(&parts, first + 1);
+        for (e, &v) in r.data().iter().enumerate() {
+            let lane = |w: u64| (w >> (e % 64)) & 1;
+            assert_eq!(lane(top.data()[e / 64]), v >> 63);
+            for leaf in &plan.leaves {
+                let value = (v >> leaf.lo) & ((1 << leaf.bits) - 1);
+                for k in 1..(1u64 << leaf.bits) {
+                    let plane =
+                        onehot.data()[(e / 64) * plan.onehot_planes + leaf.onehot + k as usize - 1];
+                    assert_eq!(lane(plane), u64::from(value == k));
+                }
+            }
+        }
+        // Level products: the AND of the level's masks.
+        let g = 2;
+        for (i, level) in plan.levels.iter().enumerate() {
+            let masks = reconstruct_xor(&parts, 1 + i);
+            let products = reconstruct_xor(&parts, first + 2 + i);
+            for (p, vars) in level.products.iter().enumerate() {
+                for grp in 0..g {
+                    let expected = vars
+                        .iter()
+                        .fold(!0, |acc, &v| acc & masks.data()[v * g + grp]);
+                    assert_eq!(products.data()[p * g + grp], expected);
+                }
+            }
+        }
+    }
+
     #[test]
     fn hostile_requests_are_rejected() {
         let huge = Request::Square {
@@ -381,5 +460,15 @@ mod tests {
             y_shape: vec![4, 5],
         };
         assert!(bad_shapes.part_shapes().is_err());
+        let bad_adder = Request::AdderLevel {
+            shape: vec![1],
+            shift: 64,
+        };
+        assert!(bad_adder.part_shapes().is_err());
+        let huge_test = Request::BitTest {
+            n: usize::MAX,
+            test: BitTest::Zero,
+        };
+        assert!(huge_test.part_shapes().is_err());
     }
 }
