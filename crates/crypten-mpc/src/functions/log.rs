@@ -1,9 +1,11 @@
 //! Natural logarithm: magnitude normalisation and a Chebyshev series on `[1, 16)`.
 //!
-//! One batched comparison finds the band `[2^e, 2^(e+4))` of `x` (see `magnitude`), so
-//! `u = x * 2^-e` lies in `[1, 16)`, and `log x = log u + e ln 2` where `e ln 2` is a band
-//! constant (free). `log u` is a Chebyshev series of degree `log_degree` (default 16: a
-//! truncation error of 5e-5, 4 rounds). No exponentials and no iterations: CrypTen's
+//! One batched comparison (10 thresholds) finds the band `[2^e, 2^(e+4))` of `x` (see
+//! `magnitude`), so `u = x * 2^-e` lies in `[1, 16)`, and `log x = log u + e ln 2` where
+//! `e ln 2` is a band constant (free). `log u` is a Chebyshev series of degree `log_degree`
+//! (default 16: a truncation error of 5e-5; 4 rounds, 8 products). Wider bands (fewer
+//! comparisons) need a series of twice the degree, whose fixed-point rounding near the ends
+//! of the range doubles the error for no gain in time. No exponentials and no iterations: CrypTen's
 //! Householder iteration needs an `exp` per step and a good start, which a wide domain lacks.
 //!
 //! Domain `[2^-f, 2^(f+4))` (with 16 fractional bits about `[1.5e-5, 1e6]`). Outside it the
@@ -29,7 +31,7 @@ impl CrypTensor {
     pub fn log(&self) -> Result<CrypTensor> {
         let frac = self.sess.encoder().frac_bits() as i32;
         let degree = self.sess.config().functions.log_degree as usize;
-        let exps = even_ladder(frac);
+        let exps = even_ladder(frac, 4);
         let mag = Magnitude::measure(self, &exps)?;
         let bands = exps.len() + 1;
         let mut scale_in = vec![0.0; bands];

@@ -3,7 +3,7 @@
 //!
 //! Reciprocal, square root and logarithm are easy on a short range such as `[1, 16)` and hard
 //! on `[1e-4, 1e6]`. So the input is compared, in one batched comparison, against a public
-//! ladder of thresholds `2^e_0 < 2^e_1 < ...` (one every 4 bits), giving bits
+//! ladder of thresholds `2^e_0 < 2^e_1 < ...` (one every 4 or 6 bits), giving bits
 //! `b_j = [x >= 2^e_j]`. Every quantity that depends only on the band (the normalising factor
 //! `2^-e`, the output factor, `e * ln 2`) is then a *linear* function of the bits:
 //! `v_0 + sum_j b_j (v_(j+1) - v_j)`, free to compute. The bits come out of the bit test as
@@ -20,11 +20,11 @@ use crate::provider::Request;
 use crate::{CrypTensor, Result};
 use crypten_core::RingTensor;
 
-/// Thresholds `start, start + 4, ...` strictly below `last`, then `last`, then `extra` (if
-/// any): the exponents of a ladder whose regular bands are at most 16 wide.
-pub(crate) fn ladder(start: i32, last: i32, extra: Option<i32>) -> Vec<i32> {
+/// Thresholds `start, start + step, ...` strictly below `last`, then `last`, then `extra` (if
+/// any): the exponents of a ladder whose regular bands are at most `2^step` wide.
+pub(crate) fn ladder(start: i32, last: i32, extra: Option<i32>, step: i32) -> Vec<i32> {
     let mut exps: Vec<i32> = (0..)
-        .map(|j| start + 4 * j)
+        .map(|j| start + step * j)
         .take_while(|&e| e < last)
         .collect();
     exps.push(last);
@@ -103,15 +103,16 @@ mod tests {
     use super::ladder;
 
     #[test]
-    fn ladders_tile_with_bands_of_at_most_four_bits() {
+    fn ladders_tile_with_bands_of_at_most_step_bits() {
         assert_eq!(
-            ladder(-16, 16, Some(20)),
+            ladder(-16, 16, Some(20), 4),
             vec![-16, -12, -8, -4, 0, 4, 8, 12, 16, 20]
         );
+        assert_eq!(ladder(-16, 20, None, 6), vec![-16, -10, -4, 2, 8, 14, 20]);
         assert_eq!(
-            ladder(-18, 13, Some(17)),
+            ladder(-18, 13, Some(17), 4),
             vec![-18, -14, -10, -6, -2, 2, 6, 10, 13, 17]
         );
-        assert_eq!(ladder(-16, 12, Some(16)).len(), 9);
+        assert_eq!(ladder(-16, 12, Some(16), 4).len(), 9);
     }
 }

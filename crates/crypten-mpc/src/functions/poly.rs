@@ -1,5 +1,6 @@
 //! Polynomials on secret shares: powers, monomial polynomials and Chebyshev series, each
-//! evaluated in `ceil(log2(degree))` rounds.
+//! evaluated in `ceil(log2(degree))` rounds (a Chebyshev series of degree `d` with about
+//! `d/2` products, see [`CrypTensor::chebyshev`]).
 //!
 //! Horner's rule would cost one round per degree. Instead the powers (or Chebyshev
 //! polynomials) are built in levels: level `r` holds every index up to `2^r`, and each new
@@ -201,20 +202,42 @@ impl CrypTensor {
     }
 
     /// A Chebyshev series in `self`, which must already lie in `[-1, 1]`.
+    ///
+    /// With `m` the power of two such that `m < d <= 2m` for the degree `d`, the series is
+    /// split as `p = Q_0 + T_m Q_1` where `Q_0` and `Q_1` are linear in `T_0..=T_m`: every
+    /// `T_(m+i) = 2 T_m T_i - T_(m-i)` moves its coefficient, doubled, onto `T_i` in `Q_1` and,
+    /// negated, onto `T_(m-i)` in `Q_0`. So only `T_1..=T_m` are built (`log2 m` rounds,
+    /// `m - 1` products) and one product `T_m Q_1` finishes: `m` products in
+    /// `ceil(log2 d)` rounds, against `d - 1` products for building every `T_k`.
     pub(crate) fn chebyshev_unit(&self, coeffs: &[f64]) -> Result<CrypTensor> {
         check_coeffs("chebyshev", coeffs)?;
         let degree = coeffs.len() - 1;
-        let polys = if degree == 0 {
-            Vec::new()
-        } else {
-            chebyshev_polynomials(self, degree)?
-        };
-        let terms: Vec<(&CrypTensor, f64)> = polys
-            .iter()
-            .zip(&coeffs[1..])
-            .map(|(p, &c)| (p, c))
-            .collect();
-        combine(self, &terms, coeffs[0])
+        if degree <= 1 {
+            let terms: Vec<(&CrypTensor, f64)> = coeffs[1..].iter().map(|&c| (self, c)).collect();
+            return combine(self, &terms, coeffs[0]);
+        }
+        // The largest power of two with 2m >= d.
+        let m = degree.next_power_of_two() / 2;
+        let mut c = coeffs.to_vec();
+        c.resize(2 * m + 1, 0.0);
+        // q[i]: coefficient of T_i in Q_1 (i = 0..=m).
+        let mut q = vec![0.0; m + 1];
+        // T_2m = 2 T_m T_m - T_0
+        q[m] += 2.0 * c[2 * m];
+        c[0] -= c[2 * m];
+        for i in (1..m).rev() {
+            q[i] += 2.0 * c[m + i];
+            c[m - i] -= c[m + i];
+        }
+        q[0] += c[m];
+        let polys = chebyshev_polynomials(self, m)?;
+        let q_terms: Vec<(&CrypTensor, f64)> =
+            polys.iter().zip(&q[1..]).map(|(p, &c)| (p, c)).collect();
+        let q1 = combine(self, &q_terms, q[0])?;
+        let top = polys[m - 1].mul(&q1)?;
+        let low_terms: Vec<(&CrypTensor, f64)> =
+            polys.iter().zip(&c[1..m]).map(|(p, &c)| (p, c)).collect();
+        combine(self, &low_terms, c[0])?.add(&top)
     }
 
     /// Approximates a public function `f` on `[lo, hi]` by its Chebyshev series of `degree`

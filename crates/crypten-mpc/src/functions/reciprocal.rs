@@ -35,7 +35,7 @@ struct Normalised {
 /// Bands for the reciprocal of a value with `frac` fractional bits: the band lower bounds up
 /// to `2^(f-4)` (so every output factor `2^(-e-4)` is exact), then `2^f` (above it: zero).
 fn reciprocal_ladder(frac: i32) -> Vec<i32> {
-    ladder(-(frac + frac % 2), frac - 4, Some(frac))
+    ladder(-(frac + frac % 2), frac - 4, Some(frac), 4)
 }
 
 /// Measures `a` (assumed positive) and returns `u = a * 2^-e` with the output factor

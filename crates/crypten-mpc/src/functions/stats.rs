@@ -68,8 +68,8 @@ impl CrypTensor {
     /// optional encrypted `weight` and `bias` shaped like the normalised dimensions.
     ///
     /// Error: `inv_sqrt`'s relative error on `var + eps` (which must lie in its domain) times
-    /// the normalised values. Rounds (2 parties): 14 without a weight, 15 with one (the
-    /// square, `inv_sqrt`'s 12, the normalising product).
+    /// the normalised values. Rounds (2 parties): 15 without a weight, 16 with one (the
+    /// square, `inv_sqrt`'s 13, the normalising product).
     ///
     /// # Errors
     /// `InvalidArgument` for `normalized_dims` of 0 or more than the tensor's dimensions, or a
