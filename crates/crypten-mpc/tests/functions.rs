@@ -252,6 +252,24 @@ fn division_of_two_secrets() {
 }
 
 #[test]
+fn division_broadcasts() {
+    let x = ArrayD::from_shape_vec(IxDyn(&[3, 4]), (0..12).map(|i| i as f64 - 5.5).collect())
+        .unwrap();
+    let y = ArrayD::from_shape_vec(IxDyn(&[4]), vec![0.5, -2.0, 3.0, 100.0]).unwrap();
+    let out = run_with(2, config(TFP), |sess| {
+        let a = CrypTensor::from_array(&sess, &x, 0)?;
+        let b = CrypTensor::from_array(&sess, &y, 1)?;
+        a.div(&b)?.get_plain_text()
+    })
+    .unwrap();
+    assert_eq!(out[0].shape(), &[3, 4]);
+    for ((i, j), got) in out[0].indexed_iter().map(|(ix, v)| ((ix[0], ix[1]), v)) {
+        let want = x[[i, j]] / y[j];
+        assert!((got - want).abs() <= 4e-4 * want.abs() + 4.0 * ULP, "{got} vs {want}");
+    }
+}
+
+#[test]
 fn sigmoid_and_tanh_are_accurate_everywhere() {
     let mut xs = linspace(-20.0, 20.0, 4001);
     xs.extend([-1000.0, -100.0, 100.0, 1000.0, 30000.0]);
@@ -403,7 +421,8 @@ fn polynomials_and_chebyshev_series() {
 #[test]
 fn softmax_and_log_softmax_match_f64() {
     // Rows with small and very large spreads (beyond the clamp), 2 and 3 parties.
-    for (rows, cols) in [(40, 10), (4, 100)] {
+    // 300 columns: beyond the comparison-free reciprocal's range (the general one is used).
+    for (rows, cols) in [(40, 10), (4, 100), (2, 300)] {
         let xs: Vec<f64> = (0..rows * cols)
             .map(|i| {
                 let spread = [1.0, 5.0, 30.0, 300.0][i / cols % 4];
