@@ -13,6 +13,11 @@
 //! Signs: `reciprocal` takes `|x|` and the sign first (one comparison with fused, exact bit
 //! products) and folds the sign into the output factor, so the sign costs no product round.
 //!
+//! Accuracy: a relative error of at most 4e-4 plus 3 units of the last place, so 1% relative
+//! wherever `1/x` has at least 300 units (with 16 fractional bits: `|x| <= 218`); with 24
+//! fractional bits (and 3+ parties, whose truncation is exact) the tests see 4.5e-4 relative
+//! on all of `[1e-3, 1e4]`.
+//!
 //! Out of the domain, by construction: `reciprocal_positive` of `x <= 0` (more precisely of
 //! anything below `2^e_0`, the smallest positive fixed-point value) returns `2^f`, the
 //! reciprocal of the smallest positive value; `reciprocal(0)` returns `2^f` too. Inputs of
