@@ -1,13 +1,15 @@
 //! Polynomials on secret shares: powers, monomial polynomials and Chebyshev series, each
-//! evaluated in `ceil(log2(degree))` rounds (a Chebyshev series of degree `d` with about
-//! `d/2` products, see [`CrypTensor::chebyshev`]).
+//! evaluated in `ceil(log2(degree))` rounds.
 //!
 //! Horner's rule would cost one round per degree. Instead the powers (or Chebyshev
 //! polynomials) are built in levels: level `r` holds every index up to `2^r`, and each new
 //! index `k` in `(a, 2a]` (with `a = 2^(r-1)`) is one product of two known ones,
 //! `x^k = x^a * x^(k-a)`, or `T_k = 2 T_a T_(k-a) - T_(2a-k)` for Chebyshev polynomials. A level
-//! is one batched round. The final weighted sum is linear: every term is accumulated at twice
-//! the fractional bits and truncated once, so the coefficients add no rounding of their own.
+//! is one batched round. The final weighted sum is linear: every term is accumulated at
+//! `2f + 4` fractional bits and truncated once, so the coefficients add almost no rounding.
+//! A Chebyshev series of degree `d <= 2m` (`m` a power of two) only builds `T_1..=T_m`: the
+//! upper half is folded onto them with `T_(m+i) = 2 T_m T_i - T_(m-i)`, leaving one product
+//! `T_m Q_1` at the end, so it costs `m` products instead of `d - 1`.
 //!
 //! Chebyshev series are the workhorse of the bounded functions (log on its normalised range,
 //! sigmoid, tanh, erf, gelu, sin, cos): on `t` in `[-1, 1]` every `T_k(t)` stays in `[-1, 1]`,
