@@ -6,6 +6,7 @@ use crypten::{Conv2dParams, CrypTensor, Prg, Session};
 use std::time::Instant;
 
 mod compare;
+mod functions;
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -61,7 +62,10 @@ fn matmul_plain(a: &ArrayD<f64>, b: &ArrayD<f64>) -> ArrayD<f64> {
 /// An unknown op name, or the ops' own failures.
 pub fn run_suite(sess: &Session, config: &OpsConfig) -> Result<Vec<Record>> {
     for name in &config.only {
-        if !OP_NAMES.contains(&name.as_str()) && !compare::OP_NAMES.contains(&name.as_str()) {
+        if !OP_NAMES.contains(&name.as_str())
+            && !compare::OP_NAMES.contains(&name.as_str())
+            && !functions::OP_NAMES.contains(&name.as_str())
+        {
             return Err(Error::UnknownOp(name.clone()));
         }
     }
@@ -165,5 +169,6 @@ pub fn run_suite(sess: &Session, config: &OpsConfig) -> Result<Vec<Record>> {
         );
     }
     records.extend(compare::run_suite(sess, reps, &wanted)?);
+    functions::run(sess, config, &wanted, &mut records)?;
     Ok(records)
 }

@@ -1,5 +1,6 @@
 //! Session configuration: data, validated before anything runs.
 
+use crate::functions::FunctionConfig;
 use crate::{Error, Result};
 use crypten_comm::CommConfig;
 use crypten_core::{FixedPointEncoder, Prg, Seed};
@@ -49,11 +50,14 @@ pub struct Config {
     pub provider: ProviderKind,
     /// Timeouts and limits of the communicator.
     pub comm: CommConfig,
+    /// Iterations, degrees and methods of the non-linear functions.
+    pub functions: FunctionConfig,
     /// FOR TESTS ONLY: when set, every seed the session would draw from the operating system
-    /// (the pairwise zero-sharing seeds, the provider's seeds, and a trusted third party's
-    /// when it runs in-process through `testing`) is derived from this one, so a run is
-    /// reproducible. Anyone who knows it can recompute every share: never set it in a
-    /// deployment. Default: `None` (operating-system entropy).
+    /// (the pairwise zero-sharing seeds, the provider's seeds, each party's private stream
+    /// for random sampling, and a trusted third party's when it runs in-process through
+    /// `testing`) is derived from this one, so a run is reproducible. Anyone who knows it can
+    /// recompute every share and predict every sample: never set it in a deployment.
+    /// Default: `None` (operating-system entropy).
     pub seed: Option<Seed>,
 }
 
@@ -63,6 +67,7 @@ impl Default for Config {
             frac_bits: 16,
             provider: ProviderKind::TrustedThirdParty,
             comm: CommConfig::default(),
+            functions: FunctionConfig::default(),
             seed: None,
         }
     }
@@ -72,7 +77,7 @@ impl Config {
     /// Checks the configuration and returns the encoder it implies.
     ///
     /// # Errors
-    /// `Config` when the precision is unsupported.
+    /// `Config` when the precision or a function knob is unsupported.
     pub fn validate(&self) -> Result<FixedPointEncoder> {
         // Products are truncated by frac_bits and must fit below 2^62 before truncation, so
         // more than 24 fractional bits would leave no room for the integer part.
@@ -82,6 +87,7 @@ impl Config {
                 self.frac_bits
             )));
         }
+        self.functions.validate()?;
         Ok(FixedPointEncoder::new(self.frac_bits)?)
     }
 }
@@ -95,6 +101,8 @@ pub(crate) enum SeedPurpose {
     FirstParty = 2,
     /// Party `a`'s stream from a trusted third party.
     ThirdParty = 3,
+    /// Party `a`'s private stream (its contribution to random samples).
+    Local = 4,
 }
 
 /// A fresh seed: from the operating system, or (tests only, see [`Config::seed`]) derived

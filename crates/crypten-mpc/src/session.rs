@@ -28,6 +28,8 @@ struct Inner {
     config: Config,
     encoder: FixedPointEncoder,
     przs: Mutex<Przs>,
+    /// This party's private randomness (its contribution to random samples).
+    local: Mutex<Prg>,
 }
 
 impl std::fmt::Debug for Session {
@@ -76,6 +78,12 @@ impl Session {
                 )?)
             }
         };
+        let local = Prg::from_seed(fresh_seed(
+            config.seed.as_ref(),
+            SeedPurpose::Local,
+            rank,
+            0,
+        )?);
         Ok(Self {
             inner: Arc::new(Inner {
                 rank,
@@ -85,6 +93,7 @@ impl Session {
                 config,
                 encoder,
                 przs: Mutex::new(przs),
+                local: Mutex::new(local),
             }),
         })
     }
@@ -165,6 +174,11 @@ impl Session {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .zero(shape)
+    }
+
+    /// Runs `f` on this party's private random stream (its contribution to random samples).
+    pub(crate) fn with_local_prg<T>(&self, f: impl FnOnce(&mut Prg) -> T) -> T {
+        f(&mut self.inner.local.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// This party's share of a fresh binary (XOR) sharing of zero.

@@ -31,6 +31,7 @@ pub use crypten_mpc::{
     Bilinear, Config, CrypTensor, EnvSettings, Error, ProviderKind, Result, Session, beaver,
     binary, provider, share, testing, truncate,
 };
+pub use crypten_mpc::{FunctionConfig, NormOrd, SigmoidMethod, functions};
 pub use ndarray;
 
 /// The communication layer (communicators, statistics, their errors).

@@ -1,0 +1,288 @@
+//! Polynomials on secret shares: powers, monomial polynomials and Chebyshev series, each
+//! evaluated in `ceil(log2(degree))` rounds.
+//!
+//! Horner's rule would cost one round per degree. Instead the powers (or Chebyshev
+//! polynomials) are built in levels: level `r` holds every index up to `2^r`, and each new
+//! index `k` in `(a, 2a]` (with `a = 2^(r-1)`) is one product of two known ones,
+//! `x^k = x^a * x^(k-a)`, or `T_k = 2 T_a T_(k-a) - T_(2a-k)` for Chebyshev polynomials. A level
+//! is one batched round. The final weighted sum is linear: every term is accumulated at
+//! `2f + 4` fractional bits and truncated once, so the coefficients add almost no rounding.
+//! A Chebyshev series of degree `d <= 2m` (`m` a power of two) only builds `T_1..=T_m`: the
+//! upper half is folded onto them with `T_(m+i) = 2 T_m T_i - T_(m-i)`, leaving one product
+//! `T_m Q_1` at the end, so it costs `m` products instead of `d - 1`.
+//!
+//! Chebyshev series are the workhorse of the bounded functions (log on its normalised range,
+//! sigmoid, tanh, erf, gelu, sin, cos): on `t` in `[-1, 1]` every `T_k(t)` stays in `[-1, 1]`,
+//! so the levels neither overflow nor cancel, unlike high monomial powers. Coefficients come
+//! from [`chebyshev_fit`] at run time, from the f64 function itself: no tables to trust.
+
+use super::batch::{axpy, mul_many, ring_products, truncate_many};
+use crate::{CrypTensor, Error, Result, truncate};
+use crypten_core::RingTensor;
+
+/// Chebyshev coefficients `c_0..=c_degree` of `f` on `[lo, hi]`: the discrete Chebyshev
+/// projection of `f` sampled at `4 * (degree + 1)` Chebyshev nodes (at least 64), which is
+/// within a small factor of the best uniform approximation of that degree.
+pub fn chebyshev_fit(f: impl Fn(f64) -> f64, degree: usize, lo: f64, hi: f64) -> Vec<f64> {
+    let n = (4 * (degree + 1)).max(64);
+    let nodes: Vec<(f64, f64)> = (0..n)
+        .map(|k| {
+            let theta = std::f64::consts::PI * (k as f64 + 0.5) / n as f64;
+            let x = 0.5 * (theta.cos() * (hi - lo) + hi + lo);
+            (theta, f(x))
+        })
+        .collect();
+    let mut coeffs: Vec<f64> = (0..=degree)
+        .map(|j| {
+            let sum: f64 = nodes
+                .iter()
+                .map(|&(theta, y)| y * (j as f64 * theta).cos())
+                .sum();
+            2.0 * sum / n as f64
+        })
+        .collect();
+    coeffs[0] *= 0.5;
+    coeffs
+}
+
+/// The f64 value of a Chebyshev series at `x` in `[lo, hi]` (Clenshaw's recurrence): the
+/// plaintext twin of [`CrypTensor::chebyshev`], for tests and error budgets.
+pub fn chebyshev_eval_f64(coeffs: &[f64], lo: f64, hi: f64, x: f64) -> f64 {
+    let t = (2.0 * x - lo - hi) / (hi - lo);
+    let (mut b1, mut b2) = (0.0, 0.0);
+    for &c in coeffs.iter().skip(1).rev() {
+        let b0 = 2.0 * t * b1 - b2 + c;
+        b2 = b1;
+        b1 = b0;
+    }
+    t * b1 - b2 + coeffs.first().copied().unwrap_or(0.0)
+}
+
+/// Extra fractional bits of the coefficients in [`combine`]: a coefficient's rounding error
+/// is then 1/16 of a unit of the last place, so even 30 terms add less than one unit.
+const COEFF_EXTRA_BITS: u32 = 4;
+
+/// `sum_k terms[k].1 * terms[k].0 + constant`, accumulated at `2f + 4` fractional bits and
+/// truncated once (local with 2 parties, one round with 3+). The sum must stay below
+/// `2^(62 - 2f - 4)` (2^26 with 16 bits).
+pub(crate) fn combine(
+    like: &CrypTensor,
+    terms: &[(&CrypTensor, f64)],
+    constant: f64,
+) -> Result<CrypTensor> {
+    let sess = &like.sess;
+    let frac = sess.encoder().frac_bits();
+    let mut acc = RingTensor::zeros(like.shape());
+    for (t, c) in terms {
+        let c = CrypTensor::encode_ring(sess, *c, COEFF_EXTRA_BITS);
+        if t.shape() == acc.shape() {
+            axpy(&mut acc, c, &t.share);
+        } else {
+            acc = acc.add(&t.share.mul_scalar(c))?;
+        }
+    }
+    let acc = like.with(acc).add_ring(CrypTensor::encode_ring(
+        sess,
+        constant,
+        frac + COEFF_EXTRA_BITS,
+    ));
+    Ok(like.with(truncate::truncate(
+        sess,
+        &acc.share,
+        frac + COEFF_EXTRA_BITS,
+    )?))
+}
+
+/// `x^1 ..= x^n` (index `k - 1` holds `x^k`), in `ceil(log2(n))` batched rounds.
+pub(crate) fn powers(x: &CrypTensor, n: usize) -> Result<Vec<CrypTensor>> {
+    let mut out = vec![x.clone()];
+    let mut a = 1;
+    while a < n {
+        let hi = (2 * a).min(n);
+        let pairs: Vec<(&CrypTensor, &CrypTensor)> = (a + 1..=hi)
+            .map(|k| (&out[a - 1], &out[k - a - 1]))
+            .collect();
+        let level = mul_many(&pairs)?;
+        out.extend(level);
+        a = hi;
+    }
+    Ok(out)
+}
+
+/// `T_1(t) ..= T_n(t)` (index `k - 1` holds `T_k`) for a shared `t`, in `ceil(log2(n))`
+/// batched rounds.
+fn chebyshev_polynomials(t: &CrypTensor, n: usize) -> Result<Vec<CrypTensor>> {
+    let sess = &t.sess;
+    let frac = sess.encoder().frac_bits();
+    let mut out = vec![t.clone()];
+    let mut a = 1;
+    while a < n {
+        let hi = (2 * a).min(n);
+        let pairs: Vec<(&RingTensor, &RingTensor)> = (a + 1..=hi)
+            .map(|k| (&out[a - 1].share, &out[k - a - 1].share))
+            .collect();
+        let products = ring_products(sess, &pairs)?;
+        // T_k = 2 T_a T_b - T_(a-b), formed at double scale so the doubling does not double
+        // the truncation error.
+        let mut level = Vec::with_capacity(products.len());
+        for (k, mut v) in (a + 1..=hi).zip(products) {
+            let lower = 2 * a - k;
+            if lower == 0 {
+                let one = if sess.rank() == 0 {
+                    1u64 << (2 * frac)
+                } else {
+                    0
+                };
+                for w in v.data_mut() {
+                    *w = w.wrapping_shl(1).wrapping_sub(one);
+                }
+            } else {
+                for (w, &t) in v.data_mut().iter_mut().zip(out[lower - 1].share.data()) {
+                    *w = w.wrapping_shl(1).wrapping_sub(t.wrapping_shl(frac));
+                }
+            }
+            level.push(v);
+        }
+        out.extend(
+            truncate_many(sess, &level, frac)?
+                .into_iter()
+                .map(|s| t.with(s)),
+        );
+        a = hi;
+    }
+    Ok(out)
+}
+
+impl CrypTensor {
+    /// `sum_k coeffs[k] * self^k`, a polynomial with public coefficients (lowest degree
+    /// first).
+    ///
+    /// Rounds (2 parties): `ceil(log2(degree))`; with 3+ parties twice that plus one. Every
+    /// power must stay within the product limit (`|x|^degree` below about 2^30 with 16
+    /// fractional bits) and the result below 2^26; for high degrees on wide ranges prefer
+    /// [`CrypTensor::chebyshev`].
+    ///
+    /// # Errors
+    /// `InvalidArgument` for an empty or non-finite coefficient list; provider or
+    /// communication failures.
+    pub fn polynomial(&self, coeffs: &[f64]) -> Result<CrypTensor> {
+        check_coeffs("polynomial", coeffs)?;
+        let degree = coeffs.len() - 1;
+        let pows = if degree == 0 {
+            Vec::new()
+        } else {
+            powers(self, degree)?
+        };
+        let terms: Vec<(&CrypTensor, f64)> = pows
+            .iter()
+            .zip(&coeffs[1..])
+            .map(|(p, &c)| (p, c))
+            .collect();
+        combine(self, &terms, coeffs[0])
+    }
+
+    /// `sum_k coeffs[k] * T_k(t)` with `t = (2x - lo - hi) / (hi - lo)`: a Chebyshev series
+    /// on `[lo, hi]` (coefficients from [`chebyshev_fit`]).
+    ///
+    /// Rounds (2 parties): `ceil(log2(degree))`. Inputs outside `[lo, hi]` are extrapolated,
+    /// which for high degrees is wildly wrong: clamp first where that can happen.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for an empty or non-finite coefficient list or an empty interval;
+    /// provider or communication failures.
+    pub fn chebyshev(&self, coeffs: &[f64], lo: f64, hi: f64) -> Result<CrypTensor> {
+        if !(lo.is_finite() && hi.is_finite() && lo < hi) {
+            return Err(Error::InvalidArgument {
+                op: "chebyshev",
+                reason: format!("empty interval [{lo}, {hi}]"),
+            });
+        }
+        let t = self
+            .mul_scalar(2.0 / (hi - lo))?
+            .add_scalar(-(lo + hi) / (hi - lo))?;
+        t.chebyshev_unit(coeffs)
+    }
+
+    /// A Chebyshev series in `self`, which must already lie in `[-1, 1]`.
+    ///
+    /// With `m` the power of two such that `m < d <= 2m` for the degree `d`, the series is
+    /// split as `p = Q_0 + T_m Q_1` where `Q_0` and `Q_1` are linear in `T_0..=T_m`: every
+    /// `T_(m+i) = 2 T_m T_i - T_(m-i)` moves its coefficient, doubled, onto `T_i` in `Q_1` and,
+    /// negated, onto `T_(m-i)` in `Q_0`. So only `T_1..=T_m` are built (`log2 m` rounds,
+    /// `m - 1` products) and one product `T_m Q_1` finishes: `m` products in
+    /// `ceil(log2 d)` rounds, against `d - 1` products for building every `T_k`.
+    pub(crate) fn chebyshev_unit(&self, coeffs: &[f64]) -> Result<CrypTensor> {
+        check_coeffs("chebyshev", coeffs)?;
+        let degree = coeffs.len() - 1;
+        if degree <= 1 {
+            let terms: Vec<(&CrypTensor, f64)> = coeffs[1..].iter().map(|&c| (self, c)).collect();
+            return combine(self, &terms, coeffs[0]);
+        }
+        // The largest power of two with 2m >= d.
+        let m = degree.next_power_of_two() / 2;
+        let mut c = coeffs.to_vec();
+        c.resize(2 * m + 1, 0.0);
+        // q[i]: coefficient of T_i in Q_1 (i = 0..=m).
+        let mut q = vec![0.0; m + 1];
+        // T_2m = 2 T_m T_m - T_0
+        q[m] += 2.0 * c[2 * m];
+        c[0] -= c[2 * m];
+        for i in (1..m).rev() {
+            q[i] += 2.0 * c[m + i];
+            c[m - i] -= c[m + i];
+        }
+        q[0] += c[m];
+        let polys = chebyshev_polynomials(self, m)?;
+        let q_terms: Vec<(&CrypTensor, f64)> =
+            polys.iter().zip(&q[1..]).map(|(p, &c)| (p, c)).collect();
+        let q1 = combine(self, &q_terms, q[0])?;
+        let top = polys[m - 1].mul(&q1)?;
+        let low_terms: Vec<(&CrypTensor, f64)> =
+            polys.iter().zip(&c[1..m]).map(|(p, &c)| (p, c)).collect();
+        combine(self, &low_terms, c[0])?.add(&top)
+    }
+
+    /// Approximates a public function `f` on `[lo, hi]` by its Chebyshev series of `degree`
+    /// and evaluates it on `self` ([`chebyshev_fit`] then [`CrypTensor::chebyshev`]).
+    ///
+    /// # Errors
+    /// As [`CrypTensor::chebyshev`].
+    pub fn approximate(
+        &self,
+        f: impl Fn(f64) -> f64,
+        degree: usize,
+        lo: f64,
+        hi: f64,
+    ) -> Result<CrypTensor> {
+        self.chebyshev(&chebyshev_fit(f, degree, lo, hi), lo, hi)
+    }
+}
+
+fn check_coeffs(op: &'static str, coeffs: &[f64]) -> Result<()> {
+    if coeffs.is_empty() || coeffs.iter().any(|c| !c.is_finite()) {
+        return Err(Error::InvalidArgument {
+            op,
+            reason: "coefficients must be a non-empty list of finite numbers".into(),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chebyshev_fit_reproduces_smooth_functions() {
+        let c = chebyshev_fit(f64::exp, 12, -1.0, 2.0);
+        for i in 0..=100 {
+            let x = -1.0 + 3.0 * i as f64 / 100.0;
+            let err = (chebyshev_eval_f64(&c, -1.0, 2.0, x) - x.exp()).abs();
+            assert!(err < 1e-9, "x={x} err={err}");
+        }
+        // A polynomial of the fitted degree is reproduced exactly.
+        let c = chebyshev_fit(|x| 1.0 - 2.0 * x + 0.5 * x * x * x, 3, 0.0, 4.0);
+        let y = chebyshev_eval_f64(&c, 0.0, 4.0, 3.0);
+        assert!((y - (1.0 - 6.0 + 13.5)).abs() < 1e-12);
+    }
+}

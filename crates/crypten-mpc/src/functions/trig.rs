@@ -1,0 +1,53 @@
+//! Sine and cosine: exact range reduction by truncation, then a Chebyshev series.
+//!
+//! `t = x / (2 pi)` is formed with the constant split in two (its high part at the session's
+//! precision, the remainder at 16 more bits, each product truncated on its own) so that the
+//! reduction stays exact to a few units of the last place of `t` for large `|x|` without any
+//! product growing large. Truncating `t` by the fractional bits gives shares of an integer
+//! `k` that is `floor(t)` or `floor(t) + 1` (both truncation protocols guarantee this), so
+//! `f = t - k` lies in `(-1, 1)` and `sin x = sin(2 pi f)`, a Chebyshev series on `[-1, 1]`.
+//! No comparisons; with 2 parties the reduction is free and only the series costs rounds.
+
+use super::poly::chebyshev_fit;
+use crate::{CrypTensor, Result, truncate};
+use std::f64::consts::TAU;
+
+impl CrypTensor {
+    /// `f = x / 2pi - k` in `(-1, 1)` for an integer `k`.
+    fn turns(&self) -> Result<CrypTensor> {
+        let sess = &self.sess;
+        let frac = sess.encoder().frac_bits();
+        let hi = CrypTensor::encode_ring(sess, 1.0 / TAU, 0);
+        let hi_value = (hi as i64) as f64 / 2f64.powi(frac as i32);
+        let lo = CrypTensor::encode_ring(sess, 1.0 / TAU - hi_value, 16);
+        let t_hi = truncate::truncate(sess, &self.share.mul_scalar(hi), frac)?;
+        let t_lo = truncate::truncate(sess, &self.share.mul_scalar(lo), frac + 16)?;
+        let t = t_hi.add(&t_lo)?;
+        let k = truncate::truncate(sess, &t, frac)?;
+        Ok(self.with(t.sub(&k.shl(frac))?))
+    }
+
+    /// `sin(x)`.
+    ///
+    /// Domain `|x| <= 2^20` (beyond it the fixed-point `x` itself is coarse). Error (16
+    /// fractional bits, default knobs): at most `3e-4` absolute. Rounds (2 parties):
+    /// `ceil(log2(chebyshev_degree))` (4 by default).
+    ///
+    /// # Errors
+    /// Provider or communication failures.
+    pub fn sin(&self) -> Result<CrypTensor> {
+        let degree = self.sess.config().functions.chebyshev_degree.max(16) as usize;
+        let coeffs = chebyshev_fit(|f| (TAU * f).sin(), degree, -1.0, 1.0);
+        self.turns()?.chebyshev_unit(&coeffs)
+    }
+
+    /// `cos(x)`. Domain, error and rounds: as [`CrypTensor::sin`].
+    ///
+    /// # Errors
+    /// Provider or communication failures.
+    pub fn cos(&self) -> Result<CrypTensor> {
+        let degree = self.sess.config().functions.chebyshev_degree.max(16) as usize;
+        let coeffs = chebyshev_fit(|f| (TAU * f).cos(), degree, -1.0, 1.0);
+        self.turns()?.chebyshev_unit(&coeffs)
+    }
+}
