@@ -347,3 +347,78 @@ fn pooling_values_and_gradients() {
         assert!(err < 1e-3, "max error {err}");
     }
 }
+
+type UnaryFn = fn(&Variable) -> crypten_mpc::Result<Variable>;
+
+/// Every smooth function's gradient: against finite differences in f64 and, encrypted with 2
+/// and 3 parties, against the plaintext gradient (within the function's approximation error).
+#[test]
+fn smooth_function_gradients() {
+    let cases: [(&str, UnaryFn, f64, f64, f64); 12] = [
+        ("exp", |x| x.exp(), -2.0, 2.0, 2e-2),
+        ("log", |x| x.log(), 0.5, 4.0, 2e-2),
+        ("sqrt", |x| x.sqrt(), 0.5, 4.0, 2e-2),
+        ("inv_sqrt", |x| x.inv_sqrt(), 0.5, 4.0, 2e-2),
+        ("reciprocal", |x| x.reciprocal(), 0.5, 4.0, 2e-2),
+        ("sigmoid", |x| x.sigmoid(), -4.0, 4.0, 1e-2),
+        ("tanh", |x| x.tanh(), -2.0, 2.0, 1e-2),
+        ("erf", |x| x.erf(), -2.0, 2.0, 1e-2),
+        ("gelu", |x| x.gelu(), -3.0, 3.0, 1e-2),
+        ("abs", |x| x.abs(), -3.0, 3.0, 1e-2),
+        (
+            "softmax",
+            |x| x.softmax(1)?.mul(&Variable::constant(data(&[4, 5], 21))),
+            -3.0,
+            3.0,
+            1e-2,
+        ),
+        (
+            "log_softmax",
+            |x| {
+                x.log_softmax(1)?
+                    .mul(&Variable::constant(data(&[4, 5], 22)))
+            },
+            -3.0,
+            3.0,
+            1e-2,
+        ),
+    ];
+    for (name, f, lo, hi, tol) in cases {
+        let x = data(&[4, 5], 20).mapv(|v| lo + (v + 1.0) / 2.0 * (hi - lo));
+        let x = if name == "abs" {
+            x.mapv(|v| if v.abs() < 0.1 { 0.5 } else { v })
+        } else {
+            x
+        };
+        let xv = Variable::leaf(x.clone(), true);
+        f(&xv).unwrap().sum_all().unwrap().backward().unwrap();
+        let grad = xv.grad().unwrap().to_plain().unwrap();
+        let eval = |a: ArrayD<f64>| plain_value(&f(&Variable::constant(a)).unwrap()).sum();
+        let h = 1e-6;
+        for j in 0..x.len() {
+            let (mut plus, mut minus) = (x.clone(), x.clone());
+            plus.as_slice_mut().unwrap()[j] += h;
+            minus.as_slice_mut().unwrap()[j] -= h;
+            let numeric = (eval(plus) - eval(minus)) / (2.0 * h);
+            let g = grad.as_slice().unwrap()[j];
+            assert!(
+                (numeric - g).abs() < 1e-5 * numeric.abs().max(1.0),
+                "{name} element {j}: {g} vs {numeric}"
+            );
+        }
+        for parties in [2, 3] {
+            let out = run(parties, ProviderKind::InsecureTrustedFirstParty, |sess| {
+                let xe = Variable::leaf(CrypTensor::from_array(&sess, &x, 0)?, true);
+                f(&xe)?.sum_all()?.backward()?;
+                xe.grad().unwrap().to_plain()
+            })
+            .unwrap();
+            let err = out[0]
+                .iter()
+                .zip(grad.iter())
+                .map(|(a, b)| (a - b).abs() / b.abs().max(1.0))
+                .fold(0.0, f64::max);
+            assert!(err < tol, "{name}, {parties} parties: error {err}");
+        }
+    }
+}

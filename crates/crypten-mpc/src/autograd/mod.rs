@@ -6,6 +6,7 @@
 //! so the same training code runs on plaintext and on secret-shared data: gradients of
 //! encrypted values are encrypted, and nothing is revealed by differentiation itself.
 
+mod functions;
 mod nonlinear;
 mod ops;
 mod plain;
