@@ -18,9 +18,9 @@ pub mod state;
 
 pub use error::{Error, Result};
 pub use layers::{
-    AdaptiveAvgPool2d, AvgPool2d, Conv2d, Embedding, Flatten, Linear, MaxPool2d, ReLU, Sequential,
-    one_hot,
+    AdaptiveAvgPool2d, AvgPool2d, BatchNorm, Conv2d, Dropout, Embedding, Flatten, Gelu, LayerNorm,
+    Linear, LogSoftmax, MaxPool2d, ReLU, Sequential, Sigmoid, Softmax, Tanh, one_hot,
 };
-pub use loss::MseLoss;
+pub use loss::{BceLoss, BceWithLogitsLoss, CrossEntropyLoss, L1Loss, MseLoss, Target};
 pub use module::Module;
 pub use parameter::Parameter;

@@ -15,4 +15,4 @@ mod tensor;
 mod variable;
 
 pub use tensor::Tensor;
-pub use variable::{NoGradGuard, Variable, is_grad_enabled, no_grad};
+pub use variable::{Backward, NoGradGuard, Variable, is_grad_enabled, no_grad};

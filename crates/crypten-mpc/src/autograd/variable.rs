@@ -49,7 +49,7 @@ pub fn no_grad<T>(f: impl FnOnce() -> T) -> T {
 
 /// The gradient rule of a recorded operation: from the output's gradient to one gradient per
 /// parent (`None` where a parent needs none).
-pub(crate) type Backward = Box<dyn Fn(&Tensor) -> Result<Vec<Option<Tensor>>>>;
+pub type Backward = Box<dyn Fn(&Tensor) -> Result<Vec<Option<Tensor>>>>;
 
 struct Node {
     name: &'static str,
@@ -116,6 +116,19 @@ impl Variable {
             grad,
             node: None,
         }))
+    }
+
+    /// A user-defined differentiable operation (like a custom `torch.autograd.Function`):
+    /// `value` computed from `parents`, and `backward` mapping the output's gradient to one
+    /// gradient per parent (`None` where none is needed). Recorded only when gradients are
+    /// enabled and some parent requires them.
+    pub fn custom_op(
+        value: Tensor,
+        name: &'static str,
+        parents: Vec<Variable>,
+        backward: Backward,
+    ) -> Self {
+        Self::from_op(value, name, parents, backward)
     }
 
     /// The result of an operation: records the node when gradients are enabled and some parent

@@ -1,0 +1,116 @@
+//! Adam (Kingma & Ba): per-parameter first and second moment estimates with bias correction.
+
+use crate::{Error, Parameter, Result};
+use crypten_mpc::Tensor;
+use crypten_mpc::autograd::no_grad;
+use std::rc::Rc;
+
+/// Adam settings (PyTorch's meaning and defaults).
+///
+/// With encrypted parameters, the second moment `g^2` of small gradients falls below the
+/// fixed-point resolution (`2^-16` by default); `eps` then dominates the denominator, so
+/// choose `eps` no smaller than about `1e-3` there, or raise `Config::frac_bits`.
+#[derive(Clone, Copy, Debug)]
+pub struct AdamConfig {
+    /// Learning rate.
+    pub lr: f64,
+    /// Decay of the first moment.
+    pub beta1: f64,
+    /// Decay of the second moment.
+    pub beta2: f64,
+    /// Added to the denominator.
+    pub eps: f64,
+    /// L2 penalty added to the gradient.
+    pub weight_decay: f64,
+}
+
+impl Default for AdamConfig {
+    fn default() -> Self {
+        Self {
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+        }
+    }
+}
+
+/// The Adam optimizer.
+pub struct Adam {
+    config: AdamConfig,
+    params: Vec<Rc<Parameter>>,
+    moments: Vec<Option<(Tensor, Tensor)>>,
+    step: i32,
+}
+
+impl Adam {
+    /// An optimizer for `params`.
+    ///
+    /// # Errors
+    /// `Config` for a non-positive learning rate, decays outside [0, 1), or a negative `eps`
+    /// or weight decay.
+    pub fn new(params: Vec<Rc<Parameter>>, config: AdamConfig) -> Result<Self> {
+        let c = config;
+        let ok = c.lr.is_finite()
+            && c.lr > 0.0
+            && (0.0..1.0).contains(&c.beta1)
+            && (0.0..1.0).contains(&c.beta2)
+            && c.eps >= 0.0
+            && c.weight_decay >= 0.0;
+        if !ok {
+            return Err(Error::Config {
+                what: "Adam",
+                reason: format!("{c:?}"),
+            });
+        }
+        let moments = params.iter().map(|_| None).collect();
+        Ok(Self {
+            config,
+            params,
+            moments,
+            step: 0,
+        })
+    }
+
+    /// Clears every parameter's gradient.
+    pub fn zero_grad(&self) {
+        for p in &self.params {
+            p.zero_grad();
+        }
+    }
+
+    /// One update. Parameters without a gradient are skipped.
+    ///
+    /// # Errors
+    /// Protocol failures on encrypted parameters.
+    pub fn step(&mut self) -> Result<()> {
+        self.step += 1;
+        let c = self.config;
+        let (bias1, bias2) = (1.0 - c.beta1.powi(self.step), 1.0 - c.beta2.powi(self.step));
+        no_grad(|| {
+            for (p, moments) in self.params.iter().zip(&mut self.moments) {
+                let Some(mut g) = p.grad() else { continue };
+                let value = p.value();
+                if c.weight_decay != 0.0 {
+                    g = g.add(&value.mul_scalar(c.weight_decay)?)?;
+                }
+                let g2 = g.mul(&g)?;
+                let (m, v) = match moments.take() {
+                    None => (g.mul_scalar(1.0 - c.beta1)?, g2.mul_scalar(1.0 - c.beta2)?),
+                    Some((m, v)) => (
+                        m.mul_scalar(c.beta1)?.add(&g.mul_scalar(1.0 - c.beta1)?)?,
+                        v.mul_scalar(c.beta2)?.add(&g2.mul_scalar(1.0 - c.beta2)?)?,
+                    ),
+                };
+                let denominator = v.mul_scalar(1.0 / bias2)?.sqrt()?.add_scalar(c.eps)?;
+                let update = m
+                    .mul(&denominator.reciprocal()?)?
+                    .mul_scalar(c.lr / bias1)?;
+                p.set(value.sub(&update)?);
+                *moments = Some((m, v));
+            }
+            Ok(())
+        })
+    }
+}
