@@ -66,6 +66,29 @@ impl Dims {
         })
     }
 
+    /// The dimensions of a convolution whose output gradient `grad` (of `grad_len` elements)
+    /// must be shaped like the output.
+    fn for_gradient(
+        op: &'static str,
+        input: &[usize],
+        weight: &[usize],
+        grad_shape: &[usize],
+        grad_len: usize,
+        p: &Conv2dParams,
+    ) -> Result<Self> {
+        let d = Self::new(input, weight, p)?;
+        let expected = [d.n, d.o, d.oh, d.ow];
+        if grad_shape != expected {
+            return Err(Error::ShapeMismatch {
+                op,
+                lhs: grad_shape.to_vec(),
+                rhs: expected.to_vec(),
+            });
+        }
+        check_len(op, grad_shape, grad_len)?;
+        Ok(d)
+    }
+
     /// Calls `f(input index, weight index, output index)` for every tap of sample `n`,
     /// output channel `oc`, that falls inside the (unpadded) input.
     #[inline]
@@ -160,15 +183,14 @@ pub fn conv2d_input_grad<T: ConvElement>(
     input_shape: &[usize],
     p: &Conv2dParams,
 ) -> Result<Vec<T>> {
-    let d = Dims::new(input_shape, w_shape, p)?;
-    if grad_shape != [d.n, d.o, d.oh, d.ow] {
-        return Err(Error::ShapeMismatch {
-            op: "conv2d_input_grad",
-            lhs: grad_shape.to_vec(),
-            rhs: vec![d.n, d.o, d.oh, d.ow],
-        });
-    }
-    check_len("conv2d_input_grad", grad_shape, grad.len())?;
+    let d = Dims::for_gradient(
+        "conv2d_input_grad",
+        input_shape,
+        w_shape,
+        grad_shape,
+        grad.len(),
+        p,
+    )?;
     check_len("conv2d_input_grad", w_shape, weight.len())?;
     let per_sample = d.c * d.h * d.w;
     let mut out = vec![T::ZERO; d.n * per_sample];
@@ -198,16 +220,15 @@ pub fn conv2d_weight_grad<T: ConvElement>(
     w_shape: &[usize],
     p: &Conv2dParams,
 ) -> Result<Vec<T>> {
-    let d = Dims::new(x_shape, w_shape, p)?;
-    if grad_shape != [d.n, d.o, d.oh, d.ow] {
-        return Err(Error::ShapeMismatch {
-            op: "conv2d_weight_grad",
-            lhs: grad_shape.to_vec(),
-            rhs: vec![d.n, d.o, d.oh, d.ow],
-        });
-    }
+    let d = Dims::for_gradient(
+        "conv2d_weight_grad",
+        x_shape,
+        w_shape,
+        grad_shape,
+        grad.len(),
+        p,
+    )?;
     check_len("conv2d_weight_grad", x_shape, x.len())?;
-    check_len("conv2d_weight_grad", grad_shape, grad.len())?;
     let per_channel = d.cg * d.kh * d.kw;
     let mut out = vec![T::ZERO; d.o * per_channel];
     out.par_chunks_mut(per_channel.max(1))

@@ -81,3 +81,15 @@ impl Parameter {
         Ok(())
     }
 }
+
+/// The `weight` and optional `bias` of a layer, named as PyTorch names them.
+pub(crate) fn weight_and_bias(
+    weight: &Rc<Parameter>,
+    bias: Option<&Rc<Parameter>>,
+) -> Vec<(String, Rc<Parameter>)> {
+    let mut out = vec![("weight".to_string(), Rc::clone(weight))];
+    if let Some(b) = bias {
+        out.push(("bias".to_string(), Rc::clone(b)));
+    }
+    out
+}

@@ -69,11 +69,7 @@ impl Module for Conv2d {
     }
 
     fn named_parameters(&self) -> Vec<(String, Rc<Parameter>)> {
-        let mut out = vec![("weight".to_string(), Rc::clone(&self.weight))];
-        if let Some(b) = &self.bias {
-            out.push(("bias".to_string(), Rc::clone(b)));
-        }
-        out
+        crate::parameter::weight_and_bias(&self.weight, self.bias.as_ref())
     }
 }
 

@@ -68,10 +68,6 @@ impl Module for Linear {
     }
 
     fn named_parameters(&self) -> Vec<(String, Rc<Parameter>)> {
-        let mut out = vec![("weight".to_string(), Rc::clone(&self.weight))];
-        if let Some(b) = &self.bias {
-            out.push(("bias".to_string(), Rc::clone(b)));
-        }
-        out
+        crate::parameter::weight_and_bias(&self.weight, self.bias.as_ref())
     }
 }
