@@ -34,6 +34,10 @@ pub use crypten_mpc::{
 pub use crypten_mpc::{FunctionConfig, NormOrd, SigmoidMethod, functions};
 pub use ndarray;
 
+pub use crypten_mpc::{Tensor, Variable, autograd};
+/// Neural networks: modules, losses, optimizers, state dicts.
+pub use crypten_nn as nn;
+
 /// The communication layer (communicators, statistics, their errors).
 pub use crypten_comm as comm;
 /// The local layer (ring tensors, encoder, PRG, their errors).
