@@ -8,6 +8,7 @@
 
 mod error;
 mod measure;
+pub mod models;
 pub mod ops;
 mod record;
 

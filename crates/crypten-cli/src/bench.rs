@@ -2,63 +2,81 @@
 
 use crate::launch::{LaunchArgs, launch};
 use crate::party::{PartyArgs, join};
+use crypten_bench::models::run_models;
 use crypten_bench::ops::{OpsConfig, run_suite};
 use crypten_bench::{print_table, write_json};
 use std::process::ExitCode;
+
+/// Options every suite takes.
+#[derive(clap::Args)]
+pub struct SuiteArgs {
+    #[command(flatten)]
+    party: PartyArgs,
+    /// Write the records to this JSON file (party 0).
+    #[arg(long)]
+    json: Option<String>,
+    /// Comma-separated names (default: all).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Measured repetitions per benchmark.
+    #[arg(long, default_value_t = 7)]
+    reps: usize,
+}
 
 /// The suites.
 #[derive(clap::Subcommand)]
 pub enum Suite {
     /// Per-op costs: time, bytes per party and rounds.
-    Ops {
-        #[command(flatten)]
-        party: PartyArgs,
-        /// Write the records to this JSON file (party 0).
-        #[arg(long)]
-        json: Option<String>,
-        /// Comma-separated op names (default: all).
-        #[arg(long, value_delimiter = ',')]
-        only: Vec<String>,
-        /// Measured repetitions per op.
-        #[arg(long, default_value_t = 7)]
-        reps: usize,
-    },
+    Ops(SuiteArgs),
+    /// End to end: MLP inference and training step, LeNet inference (model at party 0, data
+    /// at party 1).
+    Models(SuiteArgs),
 }
 
 pub fn bench(suite: Suite) -> anyhow::Result<ExitCode> {
-    let Suite::Ops {
-        party,
-        json,
-        only,
-        reps,
-    } = suite;
+    let (name, args) = match suite {
+        Suite::Ops(args) => ("ops", args),
+        Suite::Models(args) => ("models", args),
+    };
     if std::env::var_os("RANK").is_none() {
         let mut command = vec![
             "bench".to_string(),
-            "ops".into(),
+            name.into(),
             "--reps".into(),
-            reps.to_string(),
+            args.reps.to_string(),
         ];
-        if let Some(path) = &json {
-            // The parties run in this directory too; make the path absolute for clarity.
+        if let Some(path) = &args.json {
             command.extend(["--json".into(), path.clone()]);
         }
-        if !only.is_empty() {
-            command.extend(["--only".into(), only.join(",")]);
+        if !args.only.is_empty() {
+            command.extend(["--only".into(), args.only.join(",")]);
         }
-        let args = LaunchArgs {
-            parties: party.parties,
-            provider: party.provider,
+        let launch_args = LaunchArgs {
+            parties: args.party.parties,
+            provider: args.party.provider,
             timeout: 300.0,
             command,
         };
-        return launch(&args);
+        return launch(&launch_args);
     }
     let sess = join()?;
-    let records = run_suite(&sess, &OpsConfig { only, reps })?;
+    let records = if name == "ops" {
+        run_suite(
+            &sess,
+            &OpsConfig {
+                only: args.only,
+                reps: args.reps,
+            },
+        )?
+    } else {
+        run_models(&sess, &args.only, args.reps)?
+    };
     if sess.rank() == 0 {
         print_table(&records);
-        if let Some(path) = json {
+        for r in &records {
+            println!("{}: {}", r.op, r.note);
+        }
+        if let Some(path) = args.json {
             write_json(&path, &records)?;
             println!("wrote {} records to {path}", records.len());
         }

@@ -3,6 +3,7 @@
 
 mod bench;
 mod demo;
+mod examples;
 mod launch;
 mod party;
 mod probe;
@@ -36,6 +37,16 @@ enum Command {
     /// A multi-party demo on embedded data: inputs from different parties, products, a
     /// matmul, the revealed results and each party's bytes and rounds.
     Demo(party::PartyArgs),
+    /// One of the four use cases, as a party of `crypten launch` (or launching 2 parties and
+    /// a dealer when run alone): feature-aggregation, data-labelling, dataset-augmentation,
+    /// model-hiding.
+    Example {
+        /// Which use case.
+        #[arg(value_enum)]
+        name: examples::Example,
+        #[command(flatten)]
+        party: party::PartyArgs,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -60,6 +71,14 @@ fn main() -> ExitCode {
         Command::Run(args) => launch::run(&args),
         Command::Ttp => party::serve_ttp().map(|()| ExitCode::SUCCESS),
         Command::Demo(args) => party::party_or_launch(&args, vec!["demo".into()], demo::demo),
+        Command::Example { name, party } => {
+            let value = clap::ValueEnum::to_possible_value(&name)
+                .map(|v| v.get_name().to_string())
+                .unwrap_or_default();
+            party::party_or_launch(&party, vec!["example".into(), value], move |sess| {
+                examples::run(name, sess)
+            })
+        }
         Command::Bench { suite } => bench::bench(suite),
         Command::Probe(args) => probe::probe(&args),
     };

@@ -51,7 +51,7 @@ pub fn serve_ttp() -> anyhow::Result<()> {
 pub fn party_or_launch(
     args: &PartyArgs,
     subcommand: Vec<String>,
-    program: fn(&Session) -> anyhow::Result<()>,
+    program: impl FnOnce(&Session) -> anyhow::Result<()>,
 ) -> anyhow::Result<ExitCode> {
     if std::env::var_os("RANK").is_some() {
         let sess = join()?;

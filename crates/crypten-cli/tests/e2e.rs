@@ -170,3 +170,64 @@ fn bench_ops_writes_json_records() {
     assert!(stdout.contains("[party 0] mul"), "{stdout}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The number after `key` on the first line containing it.
+fn number_after(text: &str, key: &str) -> f64 {
+    let line = text
+        .lines()
+        .find(|l| l.contains(key))
+        .unwrap_or_else(|| panic!("no `{key}` in:\n{text}"));
+    let rest = &line[line.find(key).unwrap() + key.len()..];
+    rest.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn the_four_use_cases_train_privately_as_separate_processes() {
+    for (name, parties) in [
+        ("feature-aggregation", "3"),
+        ("data-labelling", "2"),
+        ("dataset-augmentation", "3"),
+        ("model-hiding", "2"),
+    ] {
+        let out = crypten(&["launch", "-n", parties, "--", "example", name]);
+        let (stdout, stderr) = text(&out);
+        assert!(
+            out.status.success(),
+            "{name}: stdout:\n{stdout}\nstderr:\n{stderr}"
+        );
+        let acc = number_after(&stdout, "test accuracy ");
+        assert!(acc > 0.75, "{name}: accuracy {acc}\n{stdout}");
+        if name != "model-hiding" {
+            let reference = number_after(&stdout, "reference (plaintext on pooled data): ");
+            assert!(
+                (acc - reference).abs() <= 0.01 + 1e-9,
+                "{name}: {acc} vs plaintext {reference}"
+            );
+        }
+        // Only the designated party saw the predictions.
+        assert_eq!(stdout.matches("test accuracy").count(), 1, "{stdout}");
+    }
+}
+
+#[test]
+fn bench_models_reports_inference_and_training_costs() {
+    let out = crypten(&[
+        "bench",
+        "models",
+        "--parties",
+        "2",
+        "--reps",
+        "1",
+        "--only",
+        "mlp_infer_b64,lenet_infer_b1",
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    for name in ["mlp_infer_b64", "lenet_infer_b1"] {
+        let diff = number_after(
+            &stdout,
+            &format!("{name}: model at P0, data at P1; max |encrypted - plaintext| "),
+        );
+        assert!(diff < 1e-3, "{name}: {diff}");
+    }
+}

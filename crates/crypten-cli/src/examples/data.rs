@@ -1,0 +1,137 @@
+//! Synthetic classification data and the training loop the examples share.
+
+use crypten::autograd::no_grad;
+use crypten::ndarray::{ArrayD, Axis, IxDyn, Slice};
+use crypten::nn::optim::{Sgd, SgdConfig};
+use crypten::nn::{CrossEntropyLoss, Linear, Module, ReLU, Sequential, Target};
+use crypten::{Prg, Tensor, Variable};
+
+/// Features, class labels and the number of classes.
+pub struct Dataset {
+    pub x: ArrayD<f64>,
+    pub labels: Vec<usize>,
+    pub classes: usize,
+}
+
+impl Dataset {
+    /// Noisy blobs around one random centre per class.
+    pub fn blobs(samples: usize, features: usize, classes: usize, seed: u8) -> Self {
+        let mut prg = Prg::from_seed([seed; 16]);
+        let centres: Vec<Vec<f64>> = (0..classes)
+            .map(|_| {
+                (0..features)
+                    .map(|_| prg.uniform_f64() * 4.0 - 2.0)
+                    .collect()
+            })
+            .collect();
+        let labels: Vec<usize> = (0..samples).map(|i| (i * 7 + 3) % classes).collect();
+        let x = ArrayD::from_shape_fn(IxDyn(&[samples, features]), |ix| {
+            let noise: f64 = (0..3).map(|_| prg.uniform_f64() - 0.5).sum();
+            centres[labels[ix[0]]][ix[1]] + 2.5 * noise
+        });
+        Self { x, labels, classes }
+    }
+
+    /// Rows `start..end`.
+    pub fn rows(&self, start: usize, end: usize) -> Self {
+        Self {
+            x: self
+                .x
+                .slice_axis(Axis(0), Slice::from(start..end))
+                .to_owned(),
+            labels: self.labels[start..end].to_vec(),
+            classes: self.classes,
+        }
+    }
+
+    /// Columns `start..end` of the features.
+    pub fn columns(&self, start: usize, end: usize) -> ArrayD<f64> {
+        self.x
+            .slice_axis(Axis(1), Slice::from(start..end))
+            .to_owned()
+    }
+
+    /// One-hot labels.
+    pub fn onehot(&self) -> anyhow::Result<ArrayD<f64>> {
+        Ok(crypten::nn::one_hot(&self.labels, self.classes)?)
+    }
+}
+
+/// A small MLP classifier.
+pub fn classifier(features: usize, classes: usize) -> anyhow::Result<Sequential> {
+    let mut prg = Prg::from_seed([42; 16]);
+    Ok(Sequential::new()
+        .push(Linear::new(features, 16, true, &mut prg)?)
+        .push(ReLU)
+        .push(Linear::new(16, classes, true, &mut prg)?))
+}
+
+fn rows(t: &Tensor, start: usize, len: usize) -> anyhow::Result<Tensor> {
+    Ok(match t {
+        Tensor::Plain(a) => Tensor::Plain(
+            a.slice_axis(Axis(0), Slice::from(start..start + len))
+                .to_owned(),
+        ),
+        Tensor::Encrypted(c) => Tensor::Encrypted(c.narrow(0, start, len)?),
+    })
+}
+
+/// Mini-batch SGD with cross-entropy; plaintext or encrypted alike. Returns the last loss.
+pub fn train(
+    model: &dyn Module,
+    x: &Tensor,
+    onehot: &Tensor,
+    epochs: usize,
+    batch: usize,
+) -> anyhow::Result<f64> {
+    let mut sgd = Sgd::new(
+        model.parameters(),
+        SgdConfig {
+            lr: 0.2,
+            momentum: 0.5,
+            ..SgdConfig::default()
+        },
+    )?;
+    let n = x.shape()[0];
+    let mut last = f64::NAN;
+    for _ in 0..epochs {
+        for start in (0..n).step_by(batch) {
+            let len = batch.min(n - start);
+            sgd.zero_grad();
+            let logits = model.forward(&Variable::constant(rows(x, start, len)?))?;
+            let loss = CrossEntropyLoss.forward(
+                &logits,
+                &Target::OneHot(Variable::constant(rows(onehot, start, len)?)),
+            )?;
+            loss.backward()?;
+            sgd.step()?;
+            last = loss.value().to_plain()?.sum();
+        }
+    }
+    Ok(last)
+}
+
+/// Predicted classes of `logits` rows.
+pub fn predictions(logits: &ArrayD<f64>) -> Vec<usize> {
+    logits
+        .lanes(Axis(1))
+        .into_iter()
+        .map(|row| {
+            row.iter()
+                .enumerate()
+                .fold(0, |best, (i, &v)| if v > row[best] { i } else { best })
+        })
+        .collect()
+}
+
+/// The fraction of `predicted` equal to `labels`.
+pub fn accuracy(predicted: &[usize], labels: &[usize]) -> f64 {
+    predicted.iter().zip(labels).filter(|(p, l)| p == l).count() as f64 / labels.len().max(1) as f64
+}
+
+/// Logits of `x` without recording gradients.
+pub fn infer(model: &dyn Module, x: &Tensor) -> anyhow::Result<Tensor> {
+    Ok(no_grad(|| model.forward(&Variable::constant(x.clone())))?
+        .value()
+        .clone())
+}
