@@ -422,3 +422,93 @@ fn smooth_function_gradients() {
         }
     }
 }
+
+/// Shape and indexing ops, with plaintext and encrypted leaves mixed in `cat`.
+fn shape_objective(x: &Variable, y: &Variable) -> crypten_mpc::Result<Variable> {
+    let a = x.permute(&[2, 0, 1])?.narrow(1, 1, 2)?; // [4,3,2] -> [2,4,3] -> [2,2,3]
+    let b = y.unsqueeze(0)?.unsqueeze(3)?.squeeze(3)?.flatten(0, 1)?; // [2,3] -> [1,2,3,1] -> [2,3]
+    let c = Variable::cat(&[&a.reshape(&[4, 3])?, &b], 0)?; // [6,3]
+    let d = c.index_select(0, &[5, 0, 5, 2])?;
+    d.mul(&Variable::constant(data(&[4, 3], 30)))?.sum_all()
+}
+
+#[test]
+fn shape_and_index_gradients() {
+    let (x, y) = (data(&[4, 3, 2], 31), data(&[2, 3], 32));
+    let (xv, yv) = (
+        Variable::leaf(x.clone(), true),
+        Variable::leaf(y.clone(), true),
+    );
+    shape_objective(&xv, &yv).unwrap().backward().unwrap();
+    let want = [
+        xv.grad().unwrap().to_plain().unwrap(),
+        yv.grad().unwrap().to_plain().unwrap(),
+    ];
+    // The objective is linear: the gradient is exactly the coefficient of each input.
+    let eval = |x: ArrayD<f64>, y: ArrayD<f64>| {
+        plain_value(&shape_objective(&Variable::constant(x), &Variable::constant(y)).unwrap()).sum()
+    };
+    for (which, grad) in want.iter().enumerate() {
+        let base = if which == 0 { x.clone() } else { y.clone() };
+        for j in 0..base.len() {
+            let mut e = base.clone();
+            e.as_slice_mut().unwrap()[j] += 1.0;
+            let delta = if which == 0 {
+                eval(e, y.clone()) - eval(x.clone(), y.clone())
+            } else {
+                eval(x.clone(), e) - eval(x.clone(), y.clone())
+            };
+            assert!(
+                (delta - grad.as_slice().unwrap()[j]).abs() < 1e-9,
+                "input {which} element {j}"
+            );
+        }
+    }
+    for parties in [2, 3] {
+        let out = run(parties, ProviderKind::TrustedThirdParty, |sess| {
+            let xe = Variable::leaf(CrypTensor::from_array(&sess, &x, 0)?, true);
+            let yv = Variable::leaf(y.clone(), true); // a plaintext leaf joins encrypted values
+            shape_objective(&xe, &yv)?.backward()?;
+            Ok([
+                xe.grad().unwrap().to_plain()?,
+                yv.grad().unwrap().to_plain()?,
+            ])
+        })
+        .unwrap();
+        for (got, want) in out[0].iter().zip(&want) {
+            let err = got
+                .iter()
+                .zip(want.iter())
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
+            assert!(err < 1e-3, "{parties} parties: {err}");
+        }
+    }
+}
+
+#[test]
+fn pooling_gradients_with_three_parties() {
+    let x = data(&[1, 2, 4, 4], 33);
+    let f = |v: &Variable| -> crypten_mpc::Result<Variable> {
+        v.max_pool2d((2, 2), (2, 2))?.sum_all()?.add(
+            &v.avg_pool2d((2, 2), (1, 1), (1, 1))?
+                .mul_scalar(3.0)?
+                .sum_all()?,
+        )
+    };
+    let xv = Variable::leaf(x.clone(), true);
+    f(&xv).unwrap().backward().unwrap();
+    let want = xv.grad().unwrap().to_plain().unwrap();
+    let out = run(3, ProviderKind::TrustedThirdParty, |sess| {
+        let xe = Variable::leaf(CrypTensor::from_array(&sess, &x, 2)?, true);
+        f(&xe)?.backward()?;
+        xe.grad().unwrap().to_plain()
+    })
+    .unwrap();
+    let err = out[0]
+        .iter()
+        .zip(want.iter())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(err < 1e-3, "{err}");
+}

@@ -310,3 +310,86 @@ fn adam_follows_its_update_rule_in_plaintext_and_encrypted() {
         assert!(max_err(a, b) < 1e-2, "{}", max_err(a, b));
     }
 }
+
+/// Gradient of `sum(w * layer(x))` with respect to `x` and the layer's parameters.
+fn norm_grads(
+    layer: &dyn Module,
+    x: Tensor,
+    w: &ArrayD<f64>,
+) -> crypten_nn::Result<Vec<ArrayD<f64>>> {
+    let xv = Variable::leaf(x, true);
+    layer.zero_grad();
+    layer
+        .forward(&xv)?
+        .mul(&Variable::constant(w.clone()))?
+        .sum_all()?
+        .backward()?;
+    let mut out = vec![xv.grad().unwrap().to_plain()?];
+    for p in layer.parameters() {
+        out.push(p.grad().unwrap().to_plain()?);
+    }
+    Ok(out)
+}
+
+#[test]
+fn normalisation_and_dropout_gradients() {
+    let x = data(&[6, 4], 7, -2.0, 3.0);
+    let w = data(&[6, 4], 8, -1.0, 1.0);
+    let layers = || (BatchNorm::new_1d(4).unwrap(), LayerNorm::new(4).unwrap());
+    let (bn, ln) = layers();
+    let plain = [
+        norm_grads(&bn, Tensor::Plain(x.clone()), &w).unwrap(),
+        norm_grads(&ln, Tensor::Plain(x.clone()), &w).unwrap(),
+    ];
+    // Finite differences on the input.
+    let eval = |layer: &dyn Module, x: ArrayD<f64>| {
+        layer
+            .forward(&Variable::constant(x))
+            .unwrap()
+            .value()
+            .to_plain()
+            .unwrap()
+            .iter()
+            .zip(w.iter())
+            .map(|(a, b)| a * b)
+            .sum::<f64>()
+    };
+    let h = 1e-6;
+    for (which, grads) in plain.iter().enumerate() {
+        let (bn, ln) = layers();
+        let layer: &dyn Module = if which == 0 { &bn } else { &ln };
+        for j in 0..x.len() {
+            let (mut plus, mut minus) = (x.clone(), x.clone());
+            plus.as_slice_mut().unwrap()[j] += h;
+            minus.as_slice_mut().unwrap()[j] -= h;
+            let numeric = (eval(layer, plus) - eval(layer, minus)) / (2.0 * h);
+            assert!(
+                (numeric - grads[0].as_slice().unwrap()[j]).abs() < 1e-5,
+                "layer {which} element {j}"
+            );
+        }
+    }
+    for parties in [2, 3] {
+        let out = run(parties, ProviderKind::TrustedThirdParty, |sess| {
+            let (bn, ln) = layers();
+            let enc = || CrypTensor::from_array(&sess, &x, 0).map(Tensor::Encrypted);
+            Ok([
+                norm_grads(&bn, enc()?, &w).unwrap(),
+                norm_grads(&ln, enc()?, &w).unwrap(),
+            ])
+        })
+        .unwrap();
+        for (p, e) in plain.iter().flatten().zip(out[0].iter().flatten()) {
+            assert!(max_err(p, e) < 2e-2, "{parties} parties: {}", max_err(p, e));
+        }
+    }
+    // Dropout: the gradient is the mask scaled by 1/(1-p).
+    let layer = Dropout::new(0.5, Prg::from_seed([3; 16])).unwrap();
+    let xv = Variable::leaf(ArrayD::from_elem(IxDyn(&[200]), 1.0), true);
+    let y = layer.forward(&xv).unwrap();
+    y.sum_all().unwrap().backward().unwrap();
+    assert_eq!(
+        xv.grad().unwrap().to_plain().unwrap(),
+        y.value().to_plain().unwrap()
+    );
+}

@@ -11,6 +11,7 @@ mod nonlinear;
 mod ops;
 mod plain;
 mod pooling;
+mod shape;
 mod tensor;
 mod variable;
 

@@ -62,11 +62,6 @@ impl Tensor {
         }
     }
 
-    /// A tensor of zeros like this one: plaintext zeros (adding them to anything is free).
-    pub fn zeros_like(&self) -> Tensor {
-        Self::Plain(ArrayD::zeros(IxDyn(self.shape())))
-    }
-
     /// `self + other` (broadcasting).
     ///
     /// # Errors
