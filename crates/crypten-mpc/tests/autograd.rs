@@ -512,3 +512,67 @@ fn pooling_gradients_with_three_parties() {
         .fold(0.0, f64::max);
     assert!(err < 1e-3, "{err}");
 }
+
+#[test]
+fn conv1d_and_max_gradients() {
+    let (x, w) = (data(&[2, 2, 9], 40), data(&[3, 2, 3], 41));
+    let p = crypten_core::Conv1dParams {
+        stride: 2,
+        padding: 1,
+        dilation: 1,
+        groups: 1,
+    };
+    let f = |x: &Variable, w: &Variable| -> crypten_mpc::Result<Variable> {
+        x.conv1d(w, &p)?.max(2, false)?.square()?.sum_all()
+    };
+    let (xv, wv) = (
+        Variable::leaf(x.clone(), true),
+        Variable::leaf(w.clone(), true),
+    );
+    f(&xv, &wv).unwrap().backward().unwrap();
+    let want = [
+        xv.grad().unwrap().to_plain().unwrap(),
+        wv.grad().unwrap().to_plain().unwrap(),
+    ];
+    let eval = |x: ArrayD<f64>, w: ArrayD<f64>| {
+        plain_value(&f(&Variable::constant(x), &Variable::constant(w)).unwrap()).sum()
+    };
+    let h = 1e-6;
+    for (which, grad) in want.iter().enumerate() {
+        let base = if which == 0 { x.clone() } else { w.clone() };
+        for j in 0..base.len() {
+            let (mut plus, mut minus) = (base.clone(), base.clone());
+            plus.as_slice_mut().unwrap()[j] += h;
+            minus.as_slice_mut().unwrap()[j] -= h;
+            let numeric = if which == 0 {
+                (eval(plus, w.clone()) - eval(minus, w.clone())) / (2.0 * h)
+            } else {
+                (eval(x.clone(), plus) - eval(x.clone(), minus)) / (2.0 * h)
+            };
+            assert!(
+                (numeric - grad.as_slice().unwrap()[j]).abs() < 1e-5,
+                "input {which} element {j}"
+            );
+        }
+    }
+    for parties in [2, 3] {
+        let out = run(parties, ProviderKind::TrustedThirdParty, |sess| {
+            let xe = Variable::leaf(CrypTensor::from_array(&sess, &x, 0)?, true);
+            let we = Variable::leaf(CrypTensor::from_array(&sess, &w, 1)?, true);
+            f(&xe, &we)?.backward()?;
+            Ok([
+                xe.grad().unwrap().to_plain()?,
+                we.grad().unwrap().to_plain()?,
+            ])
+        })
+        .unwrap();
+        for (got, want) in out[0].iter().zip(&want) {
+            let err = got
+                .iter()
+                .zip(want.iter())
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
+            assert!(err < 5e-3, "{parties} parties: {err}");
+        }
+    }
+}

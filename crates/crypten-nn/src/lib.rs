@@ -18,8 +18,8 @@ pub mod state;
 
 pub use error::{Error, Result};
 pub use layers::{
-    AdaptiveAvgPool2d, AvgPool2d, BatchNorm, Conv2d, Dropout, Embedding, Flatten, Gelu, LayerNorm,
-    Linear, LogSoftmax, MaxPool2d, ReLU, Sequential, Sigmoid, Softmax, Tanh, one_hot,
+    AdaptiveAvgPool2d, AvgPool2d, BatchNorm, Conv1d, Conv2d, Dropout, Embedding, Flatten, Gelu,
+    LayerNorm, Linear, LogSoftmax, MaxPool2d, ReLU, Sequential, Sigmoid, Softmax, Tanh, one_hot,
 };
 pub use loss::{BceLoss, BceWithLogitsLoss, CrossEntropyLoss, L1Loss, MseLoss, Target};
 pub use module::Module;

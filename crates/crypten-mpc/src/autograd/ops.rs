@@ -203,6 +203,42 @@ impl Variable {
         ))
     }
 
+    /// 1-d convolution of `self` (`[N, C, L]`) with `weight` (`[O, C/groups, K]`), as the 2-d
+    /// convolution of height 1 (same gradients, same costs).
+    ///
+    /// # Errors
+    /// Shape or parameter errors; protocol failures.
+    pub fn conv1d(&self, weight: &Variable, p: &crypten_core::Conv1dParams) -> Result<Variable> {
+        let (xs, ws) = (self.shape().to_vec(), weight.shape().to_vec());
+        if xs.len() != 3 || ws.len() != 3 {
+            return Err(crate::Error::InvalidArgument {
+                op: "conv1d",
+                reason: format!("expected [N, C, L] and [O, C/groups, K], got {xs:?} and {ws:?}"),
+            });
+        }
+        let p2 = Conv2dParams {
+            stride: (1, p.stride),
+            padding: (0, p.padding),
+            dilation: (1, p.dilation),
+            groups: p.groups,
+        };
+        let y = self
+            .reshape(&[xs[0], xs[1], 1, xs[2]])?
+            .conv2d(&weight.reshape(&[ws[0], ws[1], 1, ws[2]])?, &p2)?;
+        let (n, o, l) = (y.shape()[0], y.shape()[1], y.shape()[3]);
+        y.reshape(&[n, o, l])
+    }
+
+    /// Maximum along `dim` (first maximum on ties); the gradient flows to the maximum's
+    /// position through a one-hot mask.
+    ///
+    /// # Errors
+    /// Invalid dimension; protocol failures.
+    pub fn max(&self, dim: usize, keepdim: bool) -> Result<Variable> {
+        let mask = Variable::constant(self.value().argmax_onehot(dim)?);
+        self.mul(&mask)?.sum(&[dim], keepdim)
+    }
+
     /// Sum over `dims`.
     ///
     /// # Errors

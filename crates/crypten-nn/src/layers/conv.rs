@@ -73,6 +73,72 @@ impl Module for Conv2d {
     }
 }
 
+/// A 1-d convolution layer: weight `[O, C/groups, K]`, bias `[O]`.
+pub struct Conv1d {
+    params: crypten_core::Conv1dParams,
+    weight: Rc<Parameter>,
+    bias: Option<Rc<Parameter>>,
+}
+
+impl Conv1d {
+    /// A layer initialised uniformly in `±1/sqrt(C/groups * K)` from `prg`.
+    ///
+    /// # Errors
+    /// `Config` for zero sizes or groups that do not divide the channel counts.
+    pub fn new(
+        in_channels: usize,
+        out_channels: usize,
+        kernel: usize,
+        params: crypten_core::Conv1dParams,
+        bias: bool,
+        prg: &mut Prg,
+    ) -> Result<Self> {
+        let g = params.groups;
+        if in_channels == 0
+            || out_channels == 0
+            || kernel == 0
+            || g == 0
+            || !in_channels.is_multiple_of(g)
+            || !out_channels.is_multiple_of(g)
+        {
+            return Err(Error::Config {
+                what: "Conv1d",
+                reason: format!(
+                    "{in_channels} -> {out_channels} channels, kernel {kernel}, {g} groups"
+                ),
+            });
+        }
+        let fan_in = in_channels / g * kernel;
+        let weight = Parameter::new(init::default_for_fan_in(
+            &[out_channels, in_channels / g, kernel],
+            fan_in,
+            prg,
+        ));
+        let bias =
+            bias.then(|| Parameter::new(init::default_for_fan_in(&[out_channels], fan_in, prg)));
+        Ok(Self {
+            params,
+            weight,
+            bias,
+        })
+    }
+}
+
+impl Module for Conv1d {
+    fn forward(&self, input: &Variable) -> Result<Variable> {
+        let mut y = input.conv1d(&self.weight.var(), &self.params)?;
+        if let Some(b) = &self.bias {
+            let out_channels = self.weight.shape()[0];
+            y = y.add(&b.var().reshape(&[1, out_channels, 1])?)?;
+        }
+        Ok(y)
+    }
+
+    fn named_parameters(&self) -> Vec<(String, Rc<Parameter>)> {
+        crate::parameter::weight_and_bias(&self.weight, self.bias.as_ref())
+    }
+}
+
 /// Flattens every dimension after the first: `[N, ...] -> [N, prod(...)]`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Flatten;

@@ -10,7 +10,7 @@ mod pooling;
 mod sequential;
 
 pub use activation::{Gelu, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh};
-pub use conv::{Conv2d, Flatten};
+pub use conv::{Conv1d, Conv2d, Flatten};
 pub use dropout::Dropout;
 pub use embedding::{Embedding, one_hot};
 pub use linear::Linear;
