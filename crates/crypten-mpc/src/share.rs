@@ -69,16 +69,29 @@ pub fn open(sess: &Session, op: &str, shares: &[&RingTensor]) -> Result<Vec<Ring
 /// # Errors
 /// Communication failures (the error names the peer and `op`).
 pub fn open_words(sess: &Session, op: &str, words: &mut [u64]) -> Result<()> {
-    let peers: Vec<usize> = sess.peers().collect();
-    let sends: Vec<(usize, &[u64])> = peers.iter().map(|&p| (p, &*words)).collect();
-    let recv_from: Vec<(usize, usize)> = peers.iter().map(|&p| (p, words.len())).collect();
-    let received = sess.comm().exchange_u64(op, &sends, &recv_from)?;
+    let received = exchange_with_peers(sess, op, words)?;
     for theirs in &received {
         for (acc, w) in words.iter_mut().zip(theirs) {
             *acc = acc.wrapping_add(*w);
         }
     }
     Ok(())
+}
+
+/// One round in which this party sends `words` to every other party and receives as many
+/// words from each (in rank order): the exchange every opening is made of.
+///
+/// # Errors
+/// Communication failures (the error names the peer and `op`).
+pub(crate) fn exchange_with_peers(
+    sess: &Session,
+    op: &str,
+    words: &[u64],
+) -> Result<Vec<Vec<u64>>> {
+    let peers: Vec<usize> = sess.peers().collect();
+    let sends: Vec<(usize, &[u64])> = peers.iter().map(|&p| (p, words)).collect();
+    let recv_from: Vec<(usize, usize)> = peers.iter().map(|&p| (p, words.len())).collect();
+    Ok(sess.comm().exchange_u64(op, &sends, &recv_from)?)
 }
 
 /// Opens one shared tensor to every party (one round; see [`open`]).

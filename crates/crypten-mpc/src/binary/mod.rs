@@ -142,10 +142,7 @@ pub(crate) fn open_words(
     for (p, _) in parts {
         acc.extend_from_slice(p);
     }
-    let peers: Vec<usize> = sess.peers().collect();
-    let sends: Vec<(usize, &[u64])> = peers.iter().map(|&p| (p, acc.as_slice())).collect();
-    let recv_from: Vec<(usize, usize)> = peers.iter().map(|&p| (p, total)).collect();
-    let received = sess.comm().exchange_u64(op, &sends, &recv_from)?;
+    let received = crate::share::exchange_with_peers(sess, op, &acc)?;
     let mut out = Vec::with_capacity(parts.len());
     let mut at = 0;
     for &(p, combine) in parts {
