@@ -129,20 +129,9 @@ pub fn run_models(sess: &Session, only: &[String], reps: usize) -> Result<Vec<Re
         }
     }
     let wanted = |name: &str| only.is_empty() || only.iter().any(|n| n == name);
-    let provider = sess.config().provider.name().to_string();
     let mut records = Vec::new();
     let mut push = |op: &str, shape: &[usize], m: crate::Measurement, plain: f64, note: String| {
-        records.push(Record {
-            op: op.into(),
-            parties: sess.parties(),
-            provider: provider.clone(),
-            shape: shape.to_vec(),
-            seconds: m.seconds,
-            bytes_per_party: m.bytes_per_party,
-            rounds: m.rounds,
-            plain_seconds: plain,
-            note,
-        });
+        records.push(Record::new(sess, op, shape, &m, plain, note));
     };
     let encrypt = |x: &ArrayD<f64>| -> Result<Variable> {
         Ok(Variable::constant(CrypTensor::from_array(sess, x, 1)?))

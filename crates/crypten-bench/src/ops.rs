@@ -71,20 +71,9 @@ pub fn run_suite(sess: &Session, config: &OpsConfig) -> Result<Vec<Record>> {
     }
     let wanted = |name: &str| config.only.is_empty() || config.only.iter().any(|n| n == name);
     let reps = config.reps;
-    let provider = sess.config().provider.name().to_string();
     let mut records = Vec::new();
     let mut push = |op: &str, shape: &[usize], m: crate::Measurement, plain: f64, note: &str| {
-        records.push(Record {
-            op: op.into(),
-            parties: sess.parties(),
-            provider: provider.clone(),
-            shape: shape.to_vec(),
-            seconds: m.seconds,
-            bytes_per_party: m.bytes_per_party,
-            rounds: m.rounds,
-            plain_seconds: plain,
-            note: note.into(),
-        });
+        records.push(Record::new(sess, op, shape, &m, plain, note));
     };
     let vec_shape = [100_000];
     let (xv, yv) = (data(&vec_shape, 1), data(&vec_shape, 2));

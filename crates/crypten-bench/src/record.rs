@@ -27,6 +27,30 @@ pub struct Record {
     pub note: String,
 }
 
+impl Record {
+    /// A record of `m` for `op` on input `shape` in this session, next to the plaintext time.
+    pub fn new(
+        sess: &crypten::Session,
+        op: &str,
+        shape: &[usize],
+        m: &crate::Measurement,
+        plain_seconds: f64,
+        note: impl Into<String>,
+    ) -> Self {
+        Self {
+            op: op.into(),
+            parties: sess.parties(),
+            provider: sess.config().provider.name().to_string(),
+            shape: shape.to_vec(),
+            seconds: m.seconds,
+            bytes_per_party: m.bytes_per_party,
+            rounds: m.rounds,
+            plain_seconds,
+            note: note.into(),
+        }
+    }
+}
+
 /// Prints records as an aligned table.
 pub fn print_table(records: &[Record]) {
     println!(

@@ -57,20 +57,9 @@ pub(super) fn run_suite(
     if !OP_NAMES.iter().any(|op| wanted(op)) {
         return Ok(Vec::new());
     }
-    let provider = sess.config().provider.name().to_string();
     let mut records = Vec::new();
     let mut push = |op: &str, shape: &[usize], m: crate::Measurement, plain: f64, note: &str| {
-        records.push(Record {
-            op: op.into(),
-            parties: sess.parties(),
-            provider: provider.clone(),
-            shape: shape.to_vec(),
-            seconds: m.seconds,
-            bytes_per_party: m.bytes_per_party,
-            rounds: m.rounds,
-            plain_seconds: plain,
-            note: note.into(),
-        });
+        records.push(Record::new(sess, op, shape, &m, plain, note));
     };
     let vec_shape = [100_000];
     let (xv, yv) = (data(&vec_shape, 11), data(&vec_shape, 12));

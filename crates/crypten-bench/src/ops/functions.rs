@@ -198,20 +198,9 @@ pub(super) fn run(
     records: &mut Vec<Record>,
 ) -> Result<()> {
     let reps = config.reps;
-    let provider = sess.config().provider.name().to_string();
     let enc = sess.encoder();
     let mut push = |op: &str, shape: &[usize], m: crate::Measurement, plain: f64, note: String| {
-        records.push(Record {
-            op: op.into(),
-            parties: sess.parties(),
-            provider: provider.clone(),
-            shape: shape.to_vec(),
-            seconds: m.seconds,
-            bytes_per_party: m.bytes_per_party,
-            rounds: m.rounds,
-            plain_seconds: plain,
-            note,
-        });
+        records.push(Record::new(sess, op, shape, &m, plain, note));
     };
     for case in cases().into_iter().filter(|c| wanted(c.name)) {
         let x = CrypTensor::from_array(sess, &case.input, 0)?;
