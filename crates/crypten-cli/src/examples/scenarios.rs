@@ -58,6 +58,46 @@ fn split(features: usize) -> (Dataset, Dataset) {
     (all.rows(0, TRAIN), all.rows(TRAIN, TRAIN + TEST))
 }
 
+/// The encrypted training data of a use case, and who sees the test predictions.
+struct Private<'a> {
+    x: CrypTensor,
+    y: CrypTensor,
+    x_test: CrypTensor,
+    train_set: &'a Dataset,
+    test: &'a Dataset,
+    /// The party that receives the test predictions and reports the accuracy.
+    owner: usize,
+    name: &'a str,
+}
+
+/// Trains the classifier (initial weights from party 0) on encrypted data, reports the test
+/// accuracy to the owner, who also prints the plaintext reference.
+fn train_and_report(sess: &Session, data: Private<'_>) -> anyhow::Result<()> {
+    let model = classifier(data.x.shape()[1], CLASSES)?;
+    model.encrypt(sess, 0)?;
+    let loss = train(
+        &model,
+        &Tensor::Encrypted(data.x),
+        &Tensor::Encrypted(data.y),
+        EPOCHS,
+        BATCH,
+    )?;
+    println!("{}: trained; last batch loss {loss:.4}", data.name);
+    report(
+        data.owner,
+        &infer(&model, &Tensor::Encrypted(data.x_test))?,
+        data.test,
+        data.name,
+    )?;
+    if sess.rank() == data.owner {
+        println!(
+            "reference (plaintext on pooled data): {:.3}",
+            reference(data.train_set, data.test)?
+        );
+    }
+    Ok(())
+}
+
 /// Vertical partitioning: party k holds feature columns 2k, 2k+1; party 0 also the labels.
 pub fn feature_aggregation(sess: &Session) -> anyhow::Result<()> {
     let parties = sess.parties();
@@ -73,29 +113,18 @@ pub fn feature_aggregation(sess: &Session) -> anyhow::Result<()> {
     };
     let (x, x_test) = (blocks(&train_set)?, blocks(&test)?);
     let y = share_from(sess, 0, &train_set.onehot()?)?;
-    let model = classifier(features, CLASSES)?;
-    model.encrypt(sess, 0)?;
-    let loss = train(
-        &model,
-        &Tensor::Encrypted(x),
-        &Tensor::Encrypted(y),
-        EPOCHS,
-        BATCH,
-    )?;
-    println!("trained on the joined features; last batch loss {loss:.4}");
-    report(
-        0,
-        &infer(&model, &Tensor::Encrypted(x_test))?,
-        &test,
-        "feature aggregation",
-    )?;
-    if sess.rank() == 0 {
-        println!(
-            "reference (plaintext on pooled data): {:.3}",
-            reference(&train_set, &test)?
-        );
-    }
-    Ok(())
+    train_and_report(
+        sess,
+        Private {
+            x,
+            y,
+            x_test,
+            train_set: &train_set,
+            test: &test,
+            owner: 0,
+            name: "feature aggregation",
+        },
+    )
 }
 
 /// Party 0 holds the features, party 1 the labels.
@@ -109,29 +138,18 @@ pub fn data_labelling(sess: &Session) -> anyhow::Result<()> {
     let x = share_from(sess, 0, &train_set.x)?;
     let y = share_from(sess, 1, &train_set.onehot()?)?;
     let x_test = share_from(sess, 0, &test.x)?;
-    let model = classifier(6, CLASSES)?;
-    model.encrypt(sess, 0)?;
-    let loss = train(
-        &model,
-        &Tensor::Encrypted(x),
-        &Tensor::Encrypted(y),
-        EPOCHS,
-        BATCH,
-    )?;
-    println!("trained; last batch loss {loss:.4}");
-    report(
-        1,
-        &infer(&model, &Tensor::Encrypted(x_test))?,
-        &test,
-        "data labelling",
-    )?;
-    if sess.rank() == 1 {
-        println!(
-            "reference (plaintext on pooled data): {:.3}",
-            reference(&train_set, &test)?
-        );
-    }
-    Ok(())
+    train_and_report(
+        sess,
+        Private {
+            x,
+            y,
+            x_test,
+            train_set: &train_set,
+            test: &test,
+            owner: 1,
+            name: "data labelling",
+        },
+    )
 }
 
 /// Horizontal partitioning: party k holds a slice of the training samples with their labels;
@@ -156,29 +174,18 @@ pub fn dataset_augmentation(sess: &Session) -> anyhow::Result<()> {
     let x = CrypTensor::cat(&xs.iter().collect::<Vec<_>>(), 0)?;
     let y = CrypTensor::cat(&ys.iter().collect::<Vec<_>>(), 0)?;
     let x_test = share_from(sess, 0, &test.x)?;
-    let model = classifier(6, CLASSES)?;
-    model.encrypt(sess, 0)?;
-    let loss = train(
-        &model,
-        &Tensor::Encrypted(x),
-        &Tensor::Encrypted(y),
-        EPOCHS,
-        BATCH,
-    )?;
-    println!("trained on everyone's samples; last batch loss {loss:.4}");
-    report(
-        0,
-        &infer(&model, &Tensor::Encrypted(x_test))?,
-        &test,
-        "dataset augmentation",
-    )?;
-    if rank == 0 {
-        println!(
-            "reference (plaintext on pooled data): {:.3}",
-            reference(&train_set, &test)?
-        );
-    }
-    Ok(())
+    train_and_report(
+        sess,
+        Private {
+            x,
+            y,
+            x_test,
+            train_set: &train_set,
+            test: &test,
+            owner: 0,
+            name: "dataset augmentation",
+        },
+    )
 }
 
 /// Party 0 trains a model on its own data and keeps it private; party 1 classifies its own
