@@ -18,6 +18,15 @@ fn data(shape: &[usize], seed: u8) -> ArrayD<f64> {
     .unwrap()
 }
 
+/// The largest absolute difference between two arrays of one shape.
+fn max_diff(a: &ArrayD<f64>, b: &ArrayD<f64>) -> f64 {
+    assert_eq!(a.shape(), b.shape());
+    a.iter()
+        .zip(b.iter())
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
+}
+
 /// A scalar function of three inputs using every differentiable op, with broadcasting.
 fn objective(x: &Variable, w: &Variable, b: &Variable) -> crypten_mpc::Result<Variable> {
     let h = x.matmul(w)?.add(b)?; // [4,3]@[3,2] + [2]
@@ -127,11 +136,7 @@ fn encrypted_gradients_match_plaintext_gradients() {
         })
         .unwrap();
         for (i, (got, want)) in out[0].iter().zip(&expected).enumerate() {
-            let err = got
-                .iter()
-                .zip(want.iter())
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0, f64::max);
+            let err = max_diff(got, want);
             // A handful of fixed-point products in sequence: each adds about 2^-16 relative.
             assert!(err < 2e-3, "{parties} parties, input {i}: max error {err}");
         }
@@ -191,11 +196,7 @@ fn conv2d_gradients_match_finite_differences_and_encrypted_runs() {
         })
         .unwrap();
         for (got, want) in out[0].iter().zip(&expected) {
-            let err = got
-                .iter()
-                .zip(want.iter())
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0, f64::max);
+            let err = max_diff(got, want);
             assert!(err < 2e-3, "{parties} parties: max error {err}");
         }
     }
@@ -247,11 +248,7 @@ fn relu_gradient_is_its_mask_encrypted_and_plain() {
         })
         .unwrap();
         for (got, want) in out[0].iter().zip(&want) {
-            let err = got
-                .iter()
-                .zip(want.iter())
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0, f64::max);
+            let err = max_diff(got, want);
             assert!(err < 2e-3, "{parties} parties: max error {err}");
         }
     }
@@ -291,11 +288,7 @@ fn pooling_values_and_gradients() {
     let xv = Variable::leaf(x.clone(), true);
     let [mx, avg, adaptive] = f(&xv).unwrap();
     assert_eq!(plain_value(&mx), pool_ref(&x, (2, 2), (2, 1), true));
-    let avg_err = plain_value(&avg)
-        .iter()
-        .zip(pool_ref(&x, (3, 2), (1, 2), false).iter())
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f64::max);
+    let avg_err = max_diff(&plain_value(&avg), &pool_ref(&x, (3, 2), (1, 2), false));
     assert!(avg_err < 1e-12);
     assert_eq!(adaptive.shape(), &[2, 3, 4, 3]);
     // Gradients by finite differences on the sum of all three pools (ties have probability 0).
@@ -339,11 +332,7 @@ fn pooling_values_and_gradients() {
         grad,
     ];
     for (got, want) in out[0].iter().zip(&want) {
-        let err = got
-            .iter()
-            .zip(want.iter())
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f64::max);
+        let err = max_diff(got, want);
         assert!(err < 1e-3, "max error {err}");
     }
 }
@@ -476,11 +465,7 @@ fn shape_and_index_gradients() {
         })
         .unwrap();
         for (got, want) in out[0].iter().zip(&want) {
-            let err = got
-                .iter()
-                .zip(want.iter())
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0, f64::max);
+            let err = max_diff(got, want);
             assert!(err < 1e-3, "{parties} parties: {err}");
         }
     }
@@ -505,11 +490,7 @@ fn pooling_gradients_with_three_parties() {
         xe.grad().unwrap().to_plain()
     })
     .unwrap();
-    let err = out[0]
-        .iter()
-        .zip(want.iter())
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f64::max);
+    let err = max_diff(&out[0], &want);
     assert!(err < 1e-3, "{err}");
 }
 
@@ -567,11 +548,7 @@ fn conv1d_and_max_gradients() {
         })
         .unwrap();
         for (got, want) in out[0].iter().zip(&want) {
-            let err = got
-                .iter()
-                .zip(want.iter())
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0, f64::max);
+            let err = max_diff(got, want);
             assert!(err < 5e-3, "{parties} parties: {err}");
         }
     }
