@@ -21,30 +21,48 @@ pub fn share(
     value: Option<&RingTensor>,
     shape: &[usize],
 ) -> Result<RingTensor> {
+    let mut share = sess.zero_share(shape);
+    if let Some(value) = source_value(sess, "share", src, value, shape)? {
+        share.add_assign(value)?;
+    }
+    Ok(share)
+}
+
+/// Checks the arguments of a sharing from `src`: `src` is a party and, at `src`, `value` is
+/// present with `shape`. Returns the value at `src` and `None` elsewhere.
+///
+/// # Errors
+/// `InvalidArgument` (op `op`) otherwise.
+pub(crate) fn source_value<'a>(
+    sess: &Session,
+    op: &'static str,
+    src: usize,
+    value: Option<&'a RingTensor>,
+    shape: &[usize],
+) -> Result<Option<&'a RingTensor>> {
     if src >= sess.parties() {
         return Err(Error::InvalidArgument {
-            op: "share",
+            op,
             reason: format!(
                 "source party {src} is not one of the {} parties",
                 sess.parties()
             ),
         });
     }
-    let mut share = sess.zero_share(shape);
-    if sess.rank() == src {
-        let value = value.ok_or_else(|| Error::InvalidArgument {
-            op: "share",
-            reason: format!("party {src} is the source but passed no value"),
-        })?;
-        if value.shape() != shape {
-            return Err(Error::InvalidArgument {
-                op: "share",
-                reason: format!("value of shape {:?} shared as {shape:?}", value.shape()),
-            });
-        }
-        share.add_assign(value)?;
+    if sess.rank() != src {
+        return Ok(None);
     }
-    Ok(share)
+    let value = value.ok_or_else(|| Error::InvalidArgument {
+        op,
+        reason: format!("party {src} is the source but passed no value"),
+    })?;
+    if value.shape() != shape {
+        return Err(Error::InvalidArgument {
+            op,
+            reason: format!("value of shape {:?} shared as {shape:?}", value.shape()),
+        });
+    }
+    Ok(Some(value))
 }
 
 /// Opens several shared tensors to every party in one round: each party sends its shares to

@@ -179,20 +179,8 @@ pub fn share(
     value: Option<&RingTensor>,
     shape: &[usize],
 ) -> Result<RingTensor> {
-    if src >= sess.parties() {
-        return Err(Error::InvalidArgument {
-            op: "binary::share",
-            reason: format!("source party {src} is not one of the {}", sess.parties()),
-        });
-    }
     let mut share = sess.zero_xor_share(shape);
-    if sess.rank() == src {
-        let value = value
-            .filter(|v| v.shape() == shape)
-            .ok_or_else(|| Error::InvalidArgument {
-                op: "binary::share",
-                reason: format!("party {src} is the source but passed no value of shape {shape:?}"),
-            })?;
+    if let Some(value) = crate::share::source_value(sess, "binary::share", src, value, shape)? {
         share.xor_assign(value)?;
     }
     Ok(share)

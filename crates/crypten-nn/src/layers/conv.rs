@@ -5,6 +5,31 @@ use crypten_core::{Conv2dParams, Prg};
 use crypten_mpc::Variable;
 use std::rc::Rc;
 
+/// Validates a convolution layer's sizes and returns its fan-in (`in/groups * taps`).
+fn checked_fan_in(
+    what: &'static str,
+    in_channels: usize,
+    out_channels: usize,
+    taps: usize,
+    groups: usize,
+) -> Result<usize> {
+    if in_channels == 0
+        || out_channels == 0
+        || taps == 0
+        || groups == 0
+        || !in_channels.is_multiple_of(groups)
+        || !out_channels.is_multiple_of(groups)
+    {
+        return Err(Error::Config {
+            what,
+            reason: format!(
+                "{in_channels} -> {out_channels} channels, {taps} kernel taps, {groups} groups"
+            ),
+        });
+    }
+    Ok(in_channels / groups * taps)
+}
+
 /// A 2-d convolution layer: weight `[O, C/groups, KH, KW]`, bias `[O]`.
 pub struct Conv2d {
     params: Conv2dParams,
@@ -26,22 +51,7 @@ impl Conv2d {
         prg: &mut Prg,
     ) -> Result<Self> {
         let g = params.groups;
-        if in_channels == 0
-            || out_channels == 0
-            || kernel.0 == 0
-            || kernel.1 == 0
-            || g == 0
-            || !in_channels.is_multiple_of(g)
-            || !out_channels.is_multiple_of(g)
-        {
-            return Err(Error::Config {
-                what: "Conv2d",
-                reason: format!(
-                    "{in_channels} -> {out_channels} channels, kernel {kernel:?}, {g} groups"
-                ),
-            });
-        }
-        let fan_in = in_channels / g * kernel.0 * kernel.1;
+        let fan_in = checked_fan_in("Conv2d", in_channels, out_channels, kernel.0 * kernel.1, g)?;
         let weight = Parameter::new(init::default_for_fan_in(
             &[out_channels, in_channels / g, kernel.0, kernel.1],
             fan_in,
@@ -94,21 +104,7 @@ impl Conv1d {
         prg: &mut Prg,
     ) -> Result<Self> {
         let g = params.groups;
-        if in_channels == 0
-            || out_channels == 0
-            || kernel == 0
-            || g == 0
-            || !in_channels.is_multiple_of(g)
-            || !out_channels.is_multiple_of(g)
-        {
-            return Err(Error::Config {
-                what: "Conv1d",
-                reason: format!(
-                    "{in_channels} -> {out_channels} channels, kernel {kernel}, {g} groups"
-                ),
-            });
-        }
-        let fan_in = in_channels / g * kernel;
+        let fan_in = checked_fan_in("Conv1d", in_channels, out_channels, kernel, g)?;
         let weight = Parameter::new(init::default_for_fan_in(
             &[out_channels, in_channels / g, kernel],
             fan_in,
