@@ -18,14 +18,22 @@ use crypten_core::RingTensor;
 
 impl CrypTensor {
     /// A ring tensor holding this share minus the encoding of the public `c` (party 0 alone
-    /// subtracts it).
+    /// subtracts it), at this tensor's scale: its sign is the sign of `self - c`.
     fn minus_scalar(&self, c: f64) -> Result<RingTensor> {
-        let encoded = self.sess.encoder().encode_scalar(c)?;
-        Ok(if self.sess.rank() == 0 {
-            self.share.add_scalar(encoded.wrapping_neg())
-        } else {
-            self.share.clone()
-        })
+        Ok(self.add_scalar(-c)?.raw().clone())
+    }
+
+    /// `self - other` at a common scale (a settled operand next to a deferred one is scaled
+    /// up): its sign is the sign of the difference, with no truncation needed.
+    fn raw_diff(&self, other: &CrypTensor) -> Result<RingTensor> {
+        Ok(self.sub(other)?.raw().clone())
+    }
+
+    /// `self - other` at the session's scale (settling deferred operands in one round): what
+    /// equality of the fixed-point encodings compares.
+    fn settled_diff(&self, other: &CrypTensor) -> Result<RingTensor> {
+        CrypTensor::settle_all(&[self, other])?;
+        Ok(self.share()?.sub(other.share()?)?)
     }
 
     /// The fixed-point 0/1 result of `test` on the ring values `diff` (complemented when
@@ -42,12 +50,17 @@ impl CrypTensor {
 
     /// `values * b` elementwise, where `b` is the sign bit of `diff` (complemented when
     /// `negate`); the bit product's material is requested together with the bit test's.
-    fn sign_times(&self, diff: &RingTensor, negate: bool, values: &RingTensor) -> Result<Self> {
+    fn sign_times(
+        &self,
+        diff: &RingTensor,
+        negate: bool,
+        values: &RingTensor,
+    ) -> Result<RingTensor> {
         let n = diff.numel();
         let (bits, mut pending) =
             bit_test_with(&self.sess, diff, BitTest::Sign, vec![Request::BitMul { n }])?;
         let bits: SharedBits = if negate { bits.not(&self.sess) } else { bits };
-        Ok(self.with(mul_bits_with(&self.sess, &bits, values, pending.remove(0))?))
+        mul_bits_with(&self.sess, &bits, values, pending.remove(0))
     }
 
     /// `self < 0`, elementwise, as fixed-point 0/1.
@@ -59,7 +72,7 @@ impl CrypTensor {
     /// # Errors
     /// Provider or communication failures.
     pub fn ltz(&self) -> Result<Self> {
-        self.test_to_fixed(self.share.clone(), BitTest::Sign, false)
+        self.test_to_fixed(self.raw().clone(), BitTest::Sign, false)
     }
 
     /// `self < other` (broadcasting), as fixed-point 0/1. Four rounds, like [`Self::ltz`].
@@ -68,7 +81,7 @@ impl CrypTensor {
     /// Shapes that do not broadcast, different sessions, provider or communication failures.
     pub fn lt(&self, other: &CrypTensor) -> Result<Self> {
         self.check(other, "lt")?;
-        self.test_to_fixed(self.share.sub(&other.share)?, BitTest::Sign, false)
+        self.test_to_fixed(self.raw_diff(other)?, BitTest::Sign, false)
     }
 
     /// `self <= other` (broadcasting), as fixed-point 0/1: `!(other < self)`. Four rounds.
@@ -77,7 +90,7 @@ impl CrypTensor {
     /// Shapes that do not broadcast, different sessions, provider or communication failures.
     pub fn le(&self, other: &CrypTensor) -> Result<Self> {
         self.check(other, "le")?;
-        self.test_to_fixed(other.share.sub(&self.share)?, BitTest::Sign, true)
+        self.test_to_fixed(other.raw_diff(self)?, BitTest::Sign, true)
     }
 
     /// `self > other` (broadcasting), as fixed-point 0/1. Four rounds.
@@ -86,7 +99,7 @@ impl CrypTensor {
     /// Shapes that do not broadcast, different sessions, provider or communication failures.
     pub fn gt(&self, other: &CrypTensor) -> Result<Self> {
         self.check(other, "gt")?;
-        self.test_to_fixed(other.share.sub(&self.share)?, BitTest::Sign, false)
+        self.test_to_fixed(other.raw_diff(self)?, BitTest::Sign, false)
     }
 
     /// `self >= other` (broadcasting), as fixed-point 0/1. Four rounds.
@@ -95,7 +108,7 @@ impl CrypTensor {
     /// Shapes that do not broadcast, different sessions, provider or communication failures.
     pub fn ge(&self, other: &CrypTensor) -> Result<Self> {
         self.check(other, "ge")?;
-        self.test_to_fixed(self.share.sub(&other.share)?, BitTest::Sign, true)
+        self.test_to_fixed(self.raw_diff(other)?, BitTest::Sign, true)
     }
 
     /// `self == other` (broadcasting; equality of the fixed-point encodings), as fixed-point
@@ -108,7 +121,7 @@ impl CrypTensor {
     /// Shapes that do not broadcast, different sessions, provider or communication failures.
     pub fn eq(&self, other: &CrypTensor) -> Result<Self> {
         self.check(other, "eq")?;
-        self.test_to_fixed(self.share.sub(&other.share)?, BitTest::Zero, false)
+        self.test_to_fixed(self.settled_diff(other)?, BitTest::Zero, false)
     }
 
     /// `self != other` (broadcasting), as fixed-point 0/1. Four rounds, like [`Self::eq`].
@@ -117,7 +130,7 @@ impl CrypTensor {
     /// Shapes that do not broadcast, different sessions, provider or communication failures.
     pub fn ne(&self, other: &CrypTensor) -> Result<Self> {
         self.check(other, "ne")?;
-        self.test_to_fixed(self.share.sub(&other.share)?, BitTest::Zero, true)
+        self.test_to_fixed(self.settled_diff(other)?, BitTest::Zero, true)
     }
 
     /// `self < c` for a public scalar, as fixed-point 0/1. Four rounds.
@@ -159,7 +172,7 @@ impl CrypTensor {
     /// # Errors
     /// As [`Self::lt_scalar`].
     pub fn eq_scalar(&self, c: f64) -> Result<Self> {
-        self.test_to_fixed(self.minus_scalar(c)?, BitTest::Zero, false)
+        self.test_to_fixed(self.settled()?.minus_scalar(c)?, BitTest::Zero, false)
     }
 
     /// `self != c` for a public scalar, as fixed-point 0/1. Four rounds.
@@ -167,7 +180,7 @@ impl CrypTensor {
     /// # Errors
     /// As [`Self::lt_scalar`].
     pub fn ne_scalar(&self, c: f64) -> Result<Self> {
-        self.test_to_fixed(self.minus_scalar(c)?, BitTest::Zero, true)
+        self.test_to_fixed(self.settled()?.minus_scalar(c)?, BitTest::Zero, true)
     }
 
     /// The sign, `-1` or `+1` (fixed-point), with `sign(0) = +1`: `1 - 2 ltz(x)`. Four rounds.
@@ -177,7 +190,7 @@ impl CrypTensor {
     pub fn sign(&self) -> Result<Self> {
         let ltz = self.ltz()?;
         let scale = self.sess.encoder().scale();
-        let mut share = ltz.share.mul_scalar(2u64.wrapping_neg());
+        let mut share = ltz.raw().mul_scalar(2u64.wrapping_neg());
         if self.sess.rank() == 0 {
             share = share.add_scalar(scale);
         }
@@ -189,8 +202,8 @@ impl CrypTensor {
     /// # Errors
     /// Provider or communication failures.
     pub fn abs(&self) -> Result<Self> {
-        let neg = self.sign_times(&self.share, false, &self.share)?;
-        Ok(self.with(self.share.sub(&neg.share.shl(1))?))
+        let neg = self.sign_times(self.raw(), false, self.raw())?;
+        Ok(self.with_raw(self.raw().sub(&neg.shl(1))?))
     }
 
     /// `max(x, 0)` = `x * !ltz(x)`, with the bit product (no truncation).
@@ -201,7 +214,7 @@ impl CrypTensor {
     /// # Errors
     /// Provider or communication failures.
     pub fn relu(&self) -> Result<Self> {
-        self.sign_times(&self.share, true, &self.share)
+        Ok(self.with_raw(self.sign_times(self.raw(), true, self.raw())?))
     }
 
     /// `relu(x)` together with its derivative mask `[x >= 0]` (fixed-point 0/1), from one bit
@@ -215,16 +228,16 @@ impl CrypTensor {
         let n = self.numel();
         let (bits, mut pending) = bit_test_with(
             &self.sess,
-            &self.share,
+            self.raw(),
             BitTest::Sign,
             vec![Request::BitMul { n }, Request::DaBits { n }],
         )?;
         let nonnegative = bits.not(&self.sess);
-        let relu = mul_bits_with(&self.sess, &nonnegative, &self.share, pending.remove(0))?;
+        let relu = mul_bits_with(&self.sess, &nonnegative, self.raw(), pending.remove(0))?;
         let mask = bits_to_arith_with(&self.sess, &nonnegative, pending.remove(0))?;
         let scale = self.sess.encoder().scale();
         Ok((
-            self.with(relu),
+            self.with_raw(relu),
             self.with(mask.mul_scalar(scale).into_shape(self.shape())?),
         ))
     }
@@ -259,14 +272,16 @@ impl CrypTensor {
                 reason: format!("bounds [{min}, {max}] are not an interval"),
             });
         }
-        let below = self.minus_scalar(min)?; // x - min: negative when x < min
-        let above = self.minus_scalar(max)?.neg(); // max - x: negative when x > max
+        // At the session's scale: the bounds' encodings must fit next to the value.
+        let me = self.settled()?;
+        let below = me.minus_scalar(min)?; // x - min: negative when x < min
+        let above = me.minus_scalar(max)?.neg(); // max - x: negative when x > max
         let n = self.numel();
         let flat = |t: &RingTensor| t.reshape(&[n]);
         let diffs = RingTensor::cat(&[&flat(&below)?, &flat(&above)?], 0)?;
         let values = RingTensor::cat(&[&flat(&below)?.neg(), &flat(&above)?], 0)?;
-        let moves = self.sign_times(&diffs, false, &values)?.share;
-        let mut out = self.share.clone();
+        let moves = self.sign_times(&diffs, false, &values)?;
+        let mut out = me.raw().clone();
         out.add_assign(&moves.narrow(0, 0, n)?.into_shape(self.shape())?)?;
         out.add_assign(&moves.narrow(0, n, n)?.into_shape(self.shape())?)?;
         Ok(self.with(out))

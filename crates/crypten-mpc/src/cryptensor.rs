@@ -1,19 +1,32 @@
 //! `CrypTensor`: an encrypted (arithmetically secret-shared, fixed-point) tensor with a
-//! PyTorch-like API. Its methods are thin wrappers over the protocols in `share`, `beaver` and
-//! `truncate`; every one that can fail returns `Result`.
+//! PyTorch-like API. Its methods are thin wrappers over the protocols in `share`, `beaver`,
+//! `truncate` and `deferred`; every one that can fail returns `Result`.
 
+use crate::deferred::{self, Operand};
+use crate::functions::batch::truncate_many;
 use crate::{Bilinear, Error, Result, Session, beaver, share, truncate};
 use crypten_core::{Conv1dParams, Conv2dParams, RingTensor};
 use ndarray::ArrayD;
+use std::sync::{Arc, OnceLock};
 
 /// An encrypted tensor: this party's share of a fixed-point value, and its session.
 ///
 /// All parties hold a `CrypTensor` of the same shape for the same value; none of them can read
 /// it until they all agree to reveal it (`get_plain_text`). `Debug` prints the shape only.
+///
+/// With 3+ parties the result of a product is *deferred*: its share stays at twice the scale
+/// until its truncation can ride on the next opening of the value (see `deferred`), so every
+/// product costs one round whatever the number of parties. Deferred values must stay below
+/// `2^(62-2f)` in magnitude, the range of any fixed-point product; mixing one with a settled
+/// value settles it first, so settled values keep their full range.
 #[derive(Clone)]
 pub struct CrypTensor {
     pub(crate) sess: Session,
-    pub(crate) share: RingTensor,
+    /// This party's share: at the session's scale `2^f`, or at `2^(2f)` while deferred.
+    raw: RingTensor,
+    /// Set while deferred: the truncated share, computed once when first needed (one round)
+    /// and shared by clones.
+    settled: Option<Arc<OnceLock<RingTensor>>>,
 }
 
 impl std::fmt::Debug for CrypTensor {
@@ -21,7 +34,7 @@ impl std::fmt::Debug for CrypTensor {
         write!(
             f,
             "CrypTensor(shape={:?}, party={})",
-            self.share.shape(),
+            self.raw.shape(),
             self.sess.rank()
         )
     }
@@ -32,7 +45,8 @@ impl CrypTensor {
     pub fn from_share(sess: &Session, share: RingTensor) -> Self {
         Self {
             sess: sess.clone(),
-            share,
+            raw: share,
+            settled: None,
         }
     }
 
@@ -83,9 +97,66 @@ impl CrypTensor {
         Ok(Self::from_share(sess, share))
     }
 
-    /// This party's share.
-    pub fn share(&self) -> &RingTensor {
-        &self.share
+    /// This party's share at the session's scale. A deferred product is truncated first (one
+    /// round with 3+ parties, the first time only).
+    ///
+    /// # Errors
+    /// Provider or communication failures of the truncation.
+    pub fn share(&self) -> Result<&RingTensor> {
+        let Some(cell) = &self.settled else {
+            return Ok(&self.raw);
+        };
+        if cell.get().is_none() {
+            let bits = self.sess.encoder().frac_bits();
+            // A racing clone on another thread cannot exist: a session runs on one thread.
+            let _ = cell.set(truncate::truncate(&self.sess, &self.raw, bits)?);
+        }
+        cell.get().ok_or_else(|| Error::InvalidArgument {
+            op: "share",
+            reason: "deferred truncation did not settle".into(),
+        })
+    }
+
+    /// Whether this tensor is a deferred product (share at twice the scale).
+    pub fn is_deferred(&self) -> bool {
+        self.settled.is_some()
+    }
+
+    /// Settles every deferred tensor among `tensors` in one truncation round.
+    ///
+    /// # Errors
+    /// Provider or communication failures.
+    pub fn settle_all(tensors: &[&CrypTensor]) -> Result<()> {
+        let mut cells: Vec<&Arc<OnceLock<RingTensor>>> = Vec::new();
+        let mut raws = Vec::new();
+        for t in tensors {
+            if let Some(cell) = &t.settled
+                && cell.get().is_none()
+                && !cells.iter().any(|c| Arc::ptr_eq(c, cell))
+            {
+                cells.push(cell);
+                raws.push(t.raw.clone());
+            }
+        }
+        let Some(first) = tensors.first() else {
+            return Ok(());
+        };
+        if raws.is_empty() {
+            return Ok(());
+        }
+        let bits = first.sess.encoder().frac_bits();
+        for (cell, t) in cells
+            .into_iter()
+            .zip(truncate_many(&first.sess, &raws, bits)?)
+        {
+            let _ = cell.set(t);
+        }
+        Ok(())
+    }
+
+    /// This party's share as it is: at twice the scale when deferred.
+    pub(crate) fn raw(&self) -> &RingTensor {
+        &self.raw
     }
 
     /// The session.
@@ -95,21 +166,22 @@ impl CrypTensor {
 
     /// The shape.
     pub fn shape(&self) -> &[usize] {
-        self.share.shape()
+        self.raw.shape()
     }
 
     /// Number of elements.
     pub fn numel(&self) -> usize {
-        self.share.numel()
+        self.raw.numel()
     }
 
-    /// Reveals the value to every party and decodes it. One round.
+    /// Reveals the value to every party and decodes it. One round (a deferred product is
+    /// revealed at twice the scale: no truncation needed).
     ///
     /// # Errors
     /// Communication failures.
     pub fn get_plain_text(&self) -> Result<ArrayD<f64>> {
-        let value = share::reveal(&self.sess, &self.share)?;
-        Ok(self.sess.encoder().decode(&value))
+        let value = share::reveal(&self.sess, &self.raw)?;
+        Ok(self.decode(&value))
     }
 
     /// Reveals the value to party `dst` only. One round.
@@ -117,15 +189,52 @@ impl CrypTensor {
     /// # Errors
     /// A bad `dst`; communication failures.
     pub fn reveal_to(&self, dst: usize) -> Result<Option<ArrayD<f64>>> {
-        let value = share::reveal_to(&self.sess, &self.share, dst)?;
-        Ok(value.map(|v| self.sess.encoder().decode(&v)))
+        let value = share::reveal_to(&self.sess, &self.raw, dst)?;
+        Ok(value.map(|v| self.decode(&v)))
     }
 
-    /// A tensor of the same session holding `share`.
+    /// Decodes a revealed raw value at this tensor's scale.
+    fn decode(&self, value: &RingTensor) -> ArrayD<f64> {
+        let encoder = self.sess.encoder();
+        if self.is_deferred() {
+            let scale = (encoder.scale() as f64).powi(2);
+            encoder
+                .decode(value)
+                .mapv(|v| v * encoder.scale() as f64 / scale)
+        } else {
+            encoder.decode(value)
+        }
+    }
+
+    /// A settled tensor of the same session holding `share`.
     pub(crate) fn with(&self, share: RingTensor) -> Self {
+        Self::from_share(&self.sess, share)
+    }
+
+    /// A tensor at this one's scale holding `raw` (a deferred one when this is deferred): for
+    /// linear maps of the share.
+    pub(crate) fn with_raw(&self, raw: RingTensor) -> Self {
+        if self.is_deferred() {
+            self.deferred(raw)
+        } else {
+            self.with(raw)
+        }
+    }
+
+    /// This tensor as an operand of a deferred product.
+    fn operand(&self) -> Operand<'_> {
+        Operand {
+            share: &self.raw,
+            deferred: self.is_deferred(),
+        }
+    }
+
+    /// A deferred tensor: `product` is at twice the scale.
+    fn deferred(&self, product: RingTensor) -> Self {
         Self {
             sess: self.sess.clone(),
-            share,
+            raw: product,
+            settled: Some(Arc::new(OnceLock::new())),
         }
     }
 
@@ -146,21 +255,62 @@ impl CrypTensor {
         Ok(self.sess.encoder().encode_scalar(value)?)
     }
 
-    /// A product at twice the scale back to the session's precision.
+    /// A product at twice the scale, at the session's precision: truncated locally with 2
+    /// parties, deferred with 3+ (see `deferred`).
     pub(crate) fn rescale(&self, product: RingTensor) -> Result<Self> {
-        let bits = self.sess.encoder().frac_bits();
-        Ok(self.with(truncate::truncate(&self.sess, &product, bits)?))
+        if self.sess.parties() == 2 {
+            let bits = self.sess.encoder().frac_bits();
+            Ok(self.with(truncate::truncate(&self.sess, &product, bits)?))
+        } else {
+            Ok(self.deferred(product))
+        }
+    }
+
+    /// This value at the session's scale (settling a deferred product: one round with 3+
+    /// parties, the first time only).
+    ///
+    /// # Errors
+    /// Provider or communication failures of the truncation.
+    pub fn settled(&self) -> Result<Self> {
+        if self.is_deferred() {
+            Ok(self.with(self.share()?.clone()))
+        } else {
+            Ok(self.clone())
+        }
     }
 
     // ---- linear operations: local, no communication ----
 
-    /// `self + other` (broadcasting).
+    /// `self + other` (broadcasting). Local, except that a deferred operand next to a settled
+    /// one is settled first (one round with 3+ parties); two deferred operands give a deferred
+    /// sum, whose magnitude must stay below `2^(62-2f)` like the sums inside a matmul.
     ///
     /// # Errors
-    /// Shape mismatch or different sessions.
+    /// Shape mismatch or different sessions; communication failures settling an operand.
     pub fn add(&self, other: &CrypTensor) -> Result<Self> {
         self.check(other, "add")?;
-        Ok(self.with(self.share.add(&other.share)?))
+        self.join(&[self, other], |raws| Ok(raws[0].add(raws[1])?))
+    }
+
+    /// Applies a linear map to the shares of `tensors`: at twice the scale when all are
+    /// deferred (the result is deferred), else at the session's scale, settling the deferred
+    /// ones first in one round. (Scaling a settled share up instead would be free but would
+    /// shrink its range from `2^(62-f)` to `2^(62-2f)`.)
+    fn join(
+        &self,
+        tensors: &[&CrypTensor],
+        map: impl FnOnce(&[&RingTensor]) -> Result<RingTensor>,
+    ) -> Result<Self> {
+        if tensors.iter().all(|t| t.is_deferred()) {
+            let raws: Vec<&RingTensor> = tensors.iter().map(|t| &t.raw).collect();
+            return Ok(self.deferred(map(&raws)?));
+        }
+        Self::settle_all(tensors)?;
+        let shares = tensors
+            .iter()
+            .map(|t| t.share())
+            .collect::<Result<Vec<&RingTensor>>>()?;
+        Ok(self.with(map(&shares)?))
     }
 
     /// `self - other` (broadcasting).
@@ -168,28 +318,31 @@ impl CrypTensor {
     /// # Errors
     /// Shape mismatch or different sessions.
     pub fn sub(&self, other: &CrypTensor) -> Result<Self> {
-        self.check(other, "sub")?;
-        Ok(self.with(self.share.sub(&other.share)?))
+        self.add(&other.neg())
     }
 
     /// `-self`.
     pub fn neg(&self) -> Self {
-        self.with(self.share.neg())
+        self.with_raw(self.raw.neg())
     }
 
     /// `self + p` for a public array `p` (broadcasting): party 0 adds the encoding.
     ///
+    /// A deferred `self` is settled first (one round with 3+ parties), which keeps the range
+    /// of the sum that of any settled value.
+    ///
     /// # Errors
-    /// Shape mismatch; encoding errors.
+    /// Shape mismatch; encoding errors; communication failures settling a deferred `self`.
     pub fn add_plain(&self, p: &ArrayD<f64>) -> Result<Self> {
         let encoded = self.encode_public(p)?;
-        let share = if self.sess.rank() == 0 {
-            self.share.add(&encoded)?
+        let share = self.share()?;
+        let sum = if self.sess.rank() == 0 {
+            share.add(&encoded)?
         } else {
             // Broadcast like party 0 does so every party's share has the result's shape.
-            self.share.add(&RingTensor::zeros(encoded.shape()))?
+            share.add(&RingTensor::zeros(encoded.shape()))?
         };
-        Ok(self.with(share))
+        Ok(self.with(sum))
     }
 
     /// `self - p` for a public array `p`.
@@ -200,36 +353,37 @@ impl CrypTensor {
         self.add_plain(&p.mapv(|v| -v))
     }
 
-    /// `self + c` for a public scalar.
+    /// `self + c` for a public scalar (a deferred `self` is settled first, as in
+    /// [`Self::add_plain`]).
     ///
     /// # Errors
-    /// Encoding errors.
+    /// Encoding errors; communication failures settling a deferred `self`.
     pub fn add_scalar(&self, c: f64) -> Result<Self> {
         let encoded = self.encode_scalar(c)?;
-        let share = if self.sess.rank() == 0 {
-            self.share.add_scalar(encoded)
+        let share = self.share()?;
+        Ok(self.with(if self.sess.rank() == 0 {
+            share.add_scalar(encoded)
         } else {
-            self.share.clone()
-        };
-        Ok(self.with(share))
+            share.clone()
+        }))
     }
 
     /// `self * k` for a public integer: exact and local (no truncation).
     pub fn mul_int(&self, k: i64) -> Self {
-        self.with(self.share.mul_scalar(k as u64))
+        self.with_raw(self.raw.mul_scalar(k as u64))
     }
 
-    /// `self * c` for a public real scalar: local product, then truncation (no rounds with 2
-    /// parties, one with 3+).
+    /// `self * c` for a public real scalar: local product, then truncation (local with 2
+    /// parties, deferred with 3+).
     ///
     /// # Errors
-    /// Encoding errors; truncation's communication failures.
+    /// Encoding errors; communication failures settling a deferred `self`.
     pub fn mul_scalar(&self, c: f64) -> Result<Self> {
         if c.fract() == 0.0 && c.abs() < (1u64 << 52) as f64 {
             return Ok(self.mul_int(c as i64));
         }
         let encoded = self.encode_scalar(c)?;
-        self.rescale(self.share.mul_scalar(encoded))
+        self.rescale(self.share()?.mul_scalar(encoded))
     }
 
     /// `self / c` for a public real scalar.
@@ -252,7 +406,7 @@ impl CrypTensor {
     /// Shape mismatch; encoding errors; truncation's communication failures.
     pub fn mul_plain(&self, p: &ArrayD<f64>) -> Result<Self> {
         let encoded = self.encode_public(p)?;
-        self.rescale(self.share.mul(&encoded)?)
+        self.rescale(self.share()?.mul(&encoded)?)
     }
 
     /// `self @ p` for a public matrix: local matmul + truncation.
@@ -261,7 +415,7 @@ impl CrypTensor {
     /// Shape mismatch; encoding errors; truncation's communication failures.
     pub fn matmul_plain(&self, p: &ArrayD<f64>) -> Result<Self> {
         let encoded = self.encode_public(p)?;
-        self.rescale(self.share.matmul(&encoded)?)
+        self.rescale(self.share()?.matmul(&encoded)?)
     }
 
     /// `p @ self` for a public matrix: local matmul + truncation.
@@ -270,20 +424,29 @@ impl CrypTensor {
     /// Shape mismatch; encoding errors; truncation's communication failures.
     pub fn plain_matmul(&self, p: &ArrayD<f64>) -> Result<Self> {
         let encoded = self.encode_public(p)?;
-        self.rescale(encoded.matmul(&self.share)?)
+        self.rescale(encoded.matmul(self.share()?)?)
     }
 
-    // ---- products of two encrypted tensors: one Beaver round, then truncation ----
+    // ---- products of two encrypted tensors: one round ----
 
     fn product(&self, other: &CrypTensor, op: &Bilinear) -> Result<Self> {
         self.check(other, op.name())?;
-        let z = beaver::bilinear(&self.sess, op, &self.share, &other.share)?;
+        if self.is_deferred() || other.is_deferred() {
+            if *op == Bilinear::Mul {
+                let bits = self.sess.encoder().frac_bits();
+                let z = deferred::mul(&self.sess, self.operand(), other.operand(), bits)?;
+                return Ok(self.deferred(z));
+            }
+            Self::settle_all(&[self, other])?;
+        }
+        let z = beaver::bilinear(&self.sess, op, self.share()?, other.share()?)?;
         self.rescale(z)
     }
 
     /// `self * other` elementwise (broadcasting).
     ///
-    /// Rounds: 1 with 2 parties; 2 with 3+ parties (the product, then truncation).
+    /// Rounds: 1, for any number of parties (with 3+ the result is deferred, and a deferred
+    /// operand's truncation rides on this round).
     ///
     /// # Errors
     /// Shape mismatch, different sessions, provider or communication failures.
@@ -291,16 +454,23 @@ impl CrypTensor {
         self.product(other, &Bilinear::Mul)
     }
 
-    /// `self * self`, with half the traffic of a general product.
+    /// `self * self`, with half the traffic of a general product. One round.
     ///
     /// # Errors
     /// Provider or communication failures.
     pub fn square(&self) -> Result<Self> {
-        let z = beaver::square(&self.sess, &self.share)?;
+        if self.is_deferred() {
+            let bits = self.sess.encoder().frac_bits();
+            return Ok(self.deferred(deferred::square(&self.sess, &self.raw, bits)?));
+        }
+        let z = beaver::square(&self.sess, &self.raw)?;
         self.rescale(z)
     }
 
     /// `self @ other` with numpy/torch semantics (batched, broadcast).
+    ///
+    /// Rounds: 1 (with 3+ parties the result is deferred; deferred operands are settled
+    /// first, in one more round).
     ///
     /// # Errors
     /// Shape mismatch, different sessions, provider or communication failures.
@@ -309,6 +479,7 @@ impl CrypTensor {
     }
 
     /// 1-d convolution of `self` (`[N, C, L]`) with an encrypted weight (`[O, C/groups, K]`).
+    /// Rounds as [`Self::matmul`].
     ///
     /// # Errors
     /// Shape or parameter errors, provider or communication failures.
@@ -317,7 +488,7 @@ impl CrypTensor {
     }
 
     /// 2-d convolution of `self` (`[N, C, H, W]`) with an encrypted weight
-    /// (`[O, C/groups, KH, KW]`).
+    /// (`[O, C/groups, KH, KW]`). Rounds as [`Self::matmul`].
     ///
     /// # Errors
     /// Shape or parameter errors, provider or communication failures.
@@ -345,10 +516,11 @@ impl CrypTensor {
         plain_first: bool,
     ) -> Result<Self> {
         let encoded = self.encode_public(p)?;
+        let share = self.share()?;
         let product = if plain_first {
-            op.apply(&encoded, &self.share)?
+            op.apply(&encoded, share)?
         } else {
-            op.apply(&self.share, &encoded)?
+            op.apply(share, &encoded)?
         };
         self.rescale(product)
     }
@@ -359,7 +531,7 @@ impl CrypTensor {
     /// Shape or parameter errors; encoding errors; truncation's communication failures.
     pub fn conv2d_plain(&self, weight: &ArrayD<f64>, p: &Conv2dParams) -> Result<Self> {
         let encoded = self.encode_public(weight)?;
-        self.rescale(self.share.conv2d(&encoded, p)?)
+        self.rescale(self.share()?.conv2d(&encoded, p)?)
     }
 
     // ---- reductions ----
@@ -369,7 +541,7 @@ impl CrypTensor {
     /// # Errors
     /// Invalid dimensions.
     pub fn sum(&self, dims: &[usize], keepdim: bool) -> Result<Self> {
-        Ok(self.with(self.share.sum(dims, keepdim)?))
+        Ok(self.with_raw(self.raw.sum(dims, keepdim)?))
     }
 
     /// Mean over `dims`: a local sum times the public `1/count` (truncated).
@@ -389,7 +561,7 @@ impl CrypTensor {
     /// # Errors
     /// Element count mismatch.
     pub fn reshape(&self, shape: &[usize]) -> Result<Self> {
-        Ok(self.with(self.share.reshape(shape)?))
+        Ok(self.with_raw(self.raw.reshape(shape)?))
     }
 
     /// Broadcast to `shape` (materialised).
@@ -397,7 +569,7 @@ impl CrypTensor {
     /// # Errors
     /// Shapes that do not broadcast.
     pub fn expand(&self, shape: &[usize]) -> Result<Self> {
-        Ok(self.with(self.share.expand(shape)?))
+        Ok(self.with_raw(self.raw.expand(shape)?))
     }
 
     /// Sum over the dimensions that broadcasting added or stretched, so the result has
@@ -406,7 +578,7 @@ impl CrypTensor {
     /// # Errors
     /// `shape` does not broadcast to this tensor's shape.
     pub fn sum_to_shape(&self, shape: &[usize]) -> Result<Self> {
-        Ok(self.with(self.share.sum_to_shape(shape)?))
+        Ok(self.with_raw(self.raw.sum_to_shape(shape)?))
     }
 
     /// Permute dimensions.
@@ -414,7 +586,7 @@ impl CrypTensor {
     /// # Errors
     /// Not a permutation of the dimensions.
     pub fn permute(&self, dims: &[usize]) -> Result<Self> {
-        Ok(self.with(self.share.permute(dims)?))
+        Ok(self.with_raw(self.raw.permute(dims)?))
     }
 
     /// Swap two dimensions.
@@ -422,7 +594,7 @@ impl CrypTensor {
     /// # Errors
     /// Invalid dimensions.
     pub fn transpose(&self, d0: usize, d1: usize) -> Result<Self> {
-        Ok(self.with(self.share.transpose(d0, d1)?))
+        Ok(self.with_raw(self.raw.transpose(d0, d1)?))
     }
 
     /// `len` elements of dimension `dim` from `start`.
@@ -430,7 +602,7 @@ impl CrypTensor {
     /// # Errors
     /// Out of range.
     pub fn narrow(&self, dim: usize, start: usize, len: usize) -> Result<Self> {
-        Ok(self.with(self.share.narrow(dim, start, len)?))
+        Ok(self.with_raw(self.raw.narrow(dim, start, len)?))
     }
 
     /// Flatten dimensions `start..=end` into one.
@@ -438,7 +610,7 @@ impl CrypTensor {
     /// # Errors
     /// Invalid dimensions.
     pub fn flatten(&self, start: usize, end: usize) -> Result<Self> {
-        Ok(self.with(self.share.flatten(start, end)?))
+        Ok(self.with_raw(self.raw.flatten(start, end)?))
     }
 
     /// Insert a dimension of size 1.
@@ -446,7 +618,7 @@ impl CrypTensor {
     /// # Errors
     /// Invalid dimension.
     pub fn unsqueeze(&self, dim: usize) -> Result<Self> {
-        Ok(self.with(self.share.unsqueeze(dim)?))
+        Ok(self.with_raw(self.raw.unsqueeze(dim)?))
     }
 
     /// Remove dimension `dim` (or all) of size 1.
@@ -454,7 +626,7 @@ impl CrypTensor {
     /// # Errors
     /// Invalid dimension.
     pub fn squeeze(&self, dim: Option<usize>) -> Result<Self> {
-        Ok(self.with(self.share.squeeze(dim)?))
+        Ok(self.with_raw(self.raw.squeeze(dim)?))
     }
 
     /// Select `indices` (public) along `dim`.
@@ -462,7 +634,7 @@ impl CrypTensor {
     /// # Errors
     /// Invalid dimension or index.
     pub fn index_select(&self, dim: usize, indices: &[usize]) -> Result<Self> {
-        Ok(self.with(self.share.index_select(dim, indices)?))
+        Ok(self.with_raw(self.raw.index_select(dim, indices)?))
     }
 
     /// Concatenate along `dim`.
@@ -477,8 +649,7 @@ impl CrypTensor {
         for t in tensors {
             first.check(t, "cat")?;
         }
-        let shares: Vec<&RingTensor> = tensors.iter().map(|t| &t.share).collect();
-        Ok(first.with(RingTensor::cat(&shares, dim)?))
+        first.join(tensors, |raws| Ok(RingTensor::cat(raws, dim)?))
     }
 
     /// Stack along a new dimension `dim`.
@@ -493,8 +664,7 @@ impl CrypTensor {
         for t in tensors {
             first.check(t, "stack")?;
         }
-        let shares: Vec<&RingTensor> = tensors.iter().map(|t| &t.share).collect();
-        Ok(first.with(RingTensor::stack(&shares, dim)?))
+        first.join(tensors, |raws| Ok(RingTensor::stack(raws, dim)?))
     }
 }
 

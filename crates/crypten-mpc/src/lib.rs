@@ -15,6 +15,7 @@ pub mod binary;
 mod compare;
 mod config;
 mod cryptensor;
+mod deferred;
 mod error;
 pub mod functions;
 mod pooling;

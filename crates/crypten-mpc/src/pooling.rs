@@ -120,7 +120,7 @@ impl CrypTensor {
         let n = self.shape().len();
         let hw = self.shape()[n - 2] * self.shape()[n - 1];
         let images = self.numel() / hw.max(1);
-        let mut flat = self.share.reshape(&[images, hw])?;
+        let mut flat = self.share()?.reshape(&[images, hw])?;
         if zero_padding {
             flat = RingTensor::cat(&[&flat, &RingTensor::zeros(&[images, 1])], 1)?;
         }

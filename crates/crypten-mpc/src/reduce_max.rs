@@ -83,7 +83,7 @@ impl CrypTensor {
         perm.push(dim);
         let k = shape[dim];
         let rows = self.numel() / k;
-        Ok((self.share.permute(&perm)?.into_shape(&[rows, k])?, perm))
+        Ok((self.share()?.permute(&perm)?.into_shape(&[rows, k])?, perm))
     }
 
     /// Reshapes a tournament's `[rows]` values to the reduced shape.

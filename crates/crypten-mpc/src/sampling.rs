@@ -174,7 +174,7 @@ impl CrypTensor {
         // Cumulative sums: a product with the public 0/1 upper-triangular matrix (exact).
         let tri: Vec<u64> = (0..n * n).map(|k| u64::from(k / n <= k % n)).collect();
         let tri = RingTensor::new(&[n, n], tri)?;
-        let cumulative = self.with(self.share.matmul(&tri)?);
+        let cumulative = self.with(self.share()?.matmul(&tri)?);
         let total = cumulative.narrow(last, n - 1, 1)?;
         let mut row_shape = shape.clone();
         row_shape[last] = 1;

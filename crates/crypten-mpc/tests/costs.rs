@@ -36,7 +36,7 @@ fn ring_products_cost_one_round_for_any_number_of_parties() {
         for parties in [2, 3, 4] {
             for op in [Bilinear::Mul, Bilinear::Matmul] {
                 let per_party = costs(parties, provider, |x, y| {
-                    beaver::bilinear(x.session(), &op, x.share(), y.share()).map(|_| ())
+                    beaver::bilinear(x.session(), &op, x.share()?, y.share()?).map(|_| ())
                 });
                 for (rank, &(rounds, bytes)) in per_party.iter().enumerate() {
                     assert_eq!(
@@ -57,7 +57,7 @@ fn ring_products_cost_one_round_for_any_number_of_parties() {
 }
 
 #[test]
-fn fixed_point_products_cost_one_round_with_two_parties() {
+fn fixed_point_products_cost_one_round_for_any_number_of_parties() {
     for provider in PROVIDERS {
         let ops: [(&str, BinaryOp); 4] = [
             ("mul", |x, y| x.mul(y).map(|_| ())),
@@ -73,14 +73,14 @@ fn fixed_point_products_cost_one_round_with_two_parties() {
                 input.conv2d(&weight, &p).map(|_| ())
             }),
         ];
+        // With 3+ parties the truncation is deferred to the result's next opening.
         for (name, op) in ops {
-            for (rank, (rounds, _)) in costs(2, provider, op).into_iter().enumerate() {
-                assert_eq!(rounds, 1, "{name} {provider:?} rank {rank}");
-            }
-            // With 3+ parties the product is one round and the truncation one more.
-            for parties in [3, 4] {
-                for (rounds, _) in costs(parties, provider, op) {
-                    assert_eq!(rounds, 2, "{name} {parties} parties {provider:?}");
+            for parties in [2, 3, 4] {
+                for (rank, (rounds, _)) in costs(parties, provider, op).into_iter().enumerate() {
+                    assert_eq!(
+                        rounds, 1,
+                        "{name} {parties} parties {provider:?} rank {rank}"
+                    );
                 }
             }
         }
@@ -105,7 +105,7 @@ fn linear_operations_and_sharing_are_free() {
 fn reveal_costs_one_round() {
     for parties in [2, 3, 4] {
         let per_party = costs(parties, ProviderKind::InsecureTrustedFirstParty, |x, _| {
-            share::reveal(x.session(), x.share()).map(|_| ())
+            share::reveal(x.session(), x.share()?).map(|_| ())
         });
         for (rounds, bytes) in per_party {
             assert_eq!(rounds, 1);

@@ -79,7 +79,7 @@ fn view_of_ltz(secret: f64, n: usize, seed: Seed) -> (Vec<Frame>, Vec<u64>) {
                 let t = CrypTensor::from_array(&sess, x, 0).unwrap();
                 let out = t.ltz().unwrap();
                 sess.close().unwrap();
-                out.share().data().to_vec()
+                out.share().unwrap().data().to_vec()
             }));
         }
         let shares: Vec<Vec<u64>> = handles.into_iter().map(|h| h.join().unwrap()).collect();

@@ -205,7 +205,7 @@ pub fn save_shares(module: &dyn Module, sess: &Session, path: &Path) -> Result<(
             ));
         };
         let bytes: Vec<u8> = c
-            .share()
+            .share()?
             .data()
             .iter()
             .flat_map(|w| w.to_le_bytes())

@@ -66,14 +66,14 @@ pub(super) fn run_suite(
     let x = CrypTensor::from_array(sess, &xv, 0)?;
     let y = CrypTensor::from_array(sess, &yv, 1)?;
     if wanted("a2b") {
-        let m = measure(sess, reps, || a2b::a2b(sess, x.share()))?;
+        let m = measure(sess, reps, || a2b::a2b(sess, x.share()?))?;
         let enc = sess.encoder();
         let plain = plain_time(reps, || enc.encode(&xv));
         let note = "arithmetic -> XOR shares of 1e5 words (plaintext: encoding)";
         push("a2b", &vec_shape, m, plain, note);
     }
     if wanted("b2a") {
-        let words = a2b::a2b(sess, x.share())?;
+        let words = a2b::a2b(sess, x.share()?)?;
         let m = measure(sess, reps, || b2a::b2a(sess, &words))?;
         let enc = sess.encoder();
         let ring = enc.encode(&xv)?;

@@ -188,21 +188,30 @@ pub(crate) fn mul_many(pairs: &[(&CrypTensor, &CrypTensor)]) -> Result<Vec<CrypT
         first.check(y, "mul_many")?;
     }
     let sess = &first.sess;
-    let raw: Vec<(&RingTensor, &RingTensor)> =
-        pairs.iter().map(|(x, y)| (&x.share, &y.share)).collect();
+    let operands: Vec<&CrypTensor> = pairs.iter().flat_map(|&(x, y)| [x, y]).collect();
+    CrypTensor::settle_all(&operands)?;
+    let raw = pairs
+        .iter()
+        .map(|(x, y)| Ok((x.share()?, y.share()?)))
+        .collect::<Result<Vec<(&RingTensor, &RingTensor)>>>()?;
     let products = ring_products(sess, &raw)?;
     let truncated = truncate_many(sess, &products, sess.encoder().frac_bits())?;
     Ok(truncated.into_iter().map(|s| first.with(s)).collect())
 }
 
 impl CrypTensor {
-    /// `self + value` for a public ring value (party 0 adds it): exact, no encoding.
-    pub(crate) fn add_ring(&self, value: u64) -> CrypTensor {
-        if self.sess.rank() == 0 {
-            self.with(self.share.add_scalar(value))
+    /// `self + value` for a public ring value at the session's scale (party 0 adds it):
+    /// exact, no encoding. The result is settled (a deferred `self` is settled first).
+    ///
+    /// # Errors
+    /// Communication failures settling a deferred `self`.
+    pub(crate) fn add_ring(&self, value: u64) -> Result<CrypTensor> {
+        let share = self.share()?;
+        Ok(if self.sess.rank() == 0 {
+            self.with(share.add_scalar(value))
         } else {
-            self.clone()
-        }
+            self.with(share.clone())
+        })
     }
 
     /// The fixed-point encoding of `value` as a ring scalar (rounded to the session's

@@ -37,7 +37,7 @@ impl CrypTensor {
                 Some(1.0 / *fact)
             })
             .collect();
-        let y = self.with(truncate::truncate(&self.sess, &self.share, m)?);
+        let y = self.with(truncate::truncate(&self.sess, self.share()?, m)?);
         let mut v = y.polynomial(&coeffs)?;
         for _ in 0..m {
             v = v.square()?;

@@ -99,20 +99,25 @@ impl CrypTensor {
         for t in also {
             self.check(t, "sign_split")?;
         }
+        let mut operands = vec![self];
+        operands.extend_from_slice(also);
+        CrypTensor::settle_all(&operands)?;
         let ones = self.ones_share();
-        let mut groups = vec![(0, &self.share), (0, &ones)];
-        groups.extend(also.iter().map(|t| (0, &t.share)));
-        let products = self.sign_products(std::slice::from_ref(&self.share), &groups)?;
+        let mut groups = vec![(0, self.share()?), (0, &ones)];
+        for t in also {
+            groups.push((0, t.share()?));
+        }
+        let products = self.sign_products(std::slice::from_ref(self.share()?), &groups)?;
         // v - 2 (n v) for every v
         let flip = |v: &RingTensor, nv: &RingTensor| -> Result<CrypTensor> {
             Ok(self.with(v.sub(&nv.shl(1))?))
         };
-        let abs = flip(&self.share, &products[0])?;
+        let abs = flip(self.share()?, &products[0])?;
         let sign = flip(&ones, &products[1])?;
         let others = also
             .iter()
             .zip(&products[2..])
-            .map(|(t, p)| flip(&t.share, p))
+            .map(|(t, p)| flip(t.share()?, p))
             .collect::<Result<Vec<_>>>()?;
         Ok((Split { sign, abs }, others))
     }
@@ -121,9 +126,9 @@ impl CrypTensor {
     /// element, four bit products). Exact, `bound` rounded to the fixed-point grid.
     pub(crate) fn fold(&self, bound: f64) -> Result<Folded> {
         let b = CrypTensor::encode_ring(&self.sess, bound, 0);
-        let x = &self.share;
-        let minus_b = self.add_ring(b.wrapping_neg()).share; // x - B: sign is [x < B]
-        let plus_b = self.add_ring(b).share; // x + B: sign is [x < -B]
+        let x = self.share()?;
+        let minus_b = self.add_ring(b.wrapping_neg())?.share()?.clone(); // sign is [x < B]
+        let plus_b = self.add_ring(b)?.share()?.clone(); // sign is [x < -B]
         let ones = self.ones_share();
         let diffs = [x.clone(), minus_b.clone(), plus_b.clone()];
         let products =
@@ -132,7 +137,7 @@ impl CrypTensor {
         let mut a = products[0].shl(1).neg();
         a.add_assign(&products[1])?;
         a.add_assign(&products[2])?;
-        let a = self.with(a).add_ring(b);
+        let a = self.with(a).add_ring(b)?;
         let relu = self.with(x.sub(&products[0])?);
         let neg = self.with(products[3].clone());
         Ok(Folded { neg, a, relu })

@@ -51,7 +51,7 @@ impl Magnitude {
         let mut stacked = Vec::with_capacity(total);
         for &e in exps {
             let threshold = CrypTensor::encode_ring(sess, 2f64.powi(e), 0);
-            stacked.extend_from_slice(x.add_ring(threshold.wrapping_neg()).share.data());
+            stacked.extend_from_slice(x.add_ring(threshold.wrapping_neg())?.share()?.data());
         }
         let stacked = RingTensor::new(&[total], stacked)?;
         let (below, mut pending) = bit_test_with(
@@ -94,7 +94,10 @@ impl Magnitude {
                     .expect("band bits have the measured shape");
             }
         }
-        self.like.with(acc).add_ring(encoded[0])
+        if self.like.sess.rank() == 0 {
+            acc = acc.add_scalar(encoded[0]);
+        }
+        self.like.with(acc)
     }
 }
 

@@ -72,23 +72,25 @@ pub(crate) fn combine(
 ) -> Result<CrypTensor> {
     let sess = &like.sess;
     let frac = sess.encoder().frac_bits();
+    let operands: Vec<&CrypTensor> = terms.iter().map(|&(t, _)| t).collect();
+    CrypTensor::settle_all(&operands)?;
     let mut acc = RingTensor::zeros(like.shape());
     for (t, c) in terms {
         let c = CrypTensor::encode_ring(sess, *c, COEFF_EXTRA_BITS);
         if t.shape() == acc.shape() {
-            axpy(&mut acc, c, &t.share);
+            axpy(&mut acc, c, t.share()?);
         } else {
-            acc = acc.add(&t.share.mul_scalar(c))?;
+            acc = acc.add(&t.share()?.mul_scalar(c))?;
         }
     }
     let acc = like.with(acc).add_ring(CrypTensor::encode_ring(
         sess,
         constant,
         frac + COEFF_EXTRA_BITS,
-    ));
+    ))?;
     Ok(like.with(truncate::truncate(
         sess,
-        &acc.share,
+        acc.share()?,
         frac + COEFF_EXTRA_BITS,
     )?))
 }
@@ -118,9 +120,9 @@ fn chebyshev_polynomials(t: &CrypTensor, n: usize) -> Result<Vec<CrypTensor>> {
     let mut a = 1;
     while a < n {
         let hi = (2 * a).min(n);
-        let pairs: Vec<(&RingTensor, &RingTensor)> = (a + 1..=hi)
-            .map(|k| (&out[a - 1].share, &out[k - a - 1].share))
-            .collect();
+        let pairs = (a + 1..=hi)
+            .map(|k| Ok((out[a - 1].share()?, out[k - a - 1].share()?)))
+            .collect::<Result<Vec<(&RingTensor, &RingTensor)>>>()?;
         let products = ring_products(sess, &pairs)?;
         // T_k = 2 T_a T_b - T_(a-b), formed at double scale so the doubling does not double
         // the truncation error.
@@ -137,7 +139,7 @@ fn chebyshev_polynomials(t: &CrypTensor, n: usize) -> Result<Vec<CrypTensor>> {
                     *w = w.wrapping_shl(1).wrapping_sub(one);
                 }
             } else {
-                for (w, &t) in v.data_mut().iter_mut().zip(out[lower - 1].share.data()) {
+                for (w, &t) in v.data_mut().iter_mut().zip(out[lower - 1].share()?.data()) {
                     *w = w.wrapping_shl(1).wrapping_sub(t.wrapping_shl(frac));
                 }
             }

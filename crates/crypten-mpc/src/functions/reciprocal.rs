@@ -94,12 +94,12 @@ pub(crate) fn refine(u: &CrypTensor, mut w: CrypTensor, steps: u32, k: u32) -> R
     }
     let sess = &u.sess;
     let frac = sess.encoder().frac_bits();
-    let uw = ring_products(sess, &[(&u.share, &w.share)])?.swap_remove(0);
+    let uw = ring_products(sess, &[(u.share()?, w.share()?)])?.swap_remove(0);
     // u w / 2^k in one truncation of the double-scale product.
     let uw = truncate_many(sess, &[uw], frac + k)?.swap_remove(0);
-    let mut e = u.with(uw.neg()).add_ring(1u64 << frac);
+    let mut e = u.with(uw.neg()).add_ring(1u64 << frac)?;
     for step in 0..steps {
-        let factor = e.add_ring(1u64 << frac);
+        let factor = e.add_ring(1u64 << frac)?;
         if step + 1 == steps {
             w = w.mul(&factor)?;
         } else {
@@ -163,7 +163,7 @@ impl CrypTensor {
             Ok(if t.shape() == shape.as_slice() {
                 t.clone()
             } else {
-                t.with(t.share.expand(&shape)?)
+                t.with(t.share()?.expand(&shape)?)
             })
         };
         let (x, y) = (widen(self)?, widen(other)?);

@@ -61,7 +61,7 @@ impl CrypTensor {
                 if k == 0 {
                     w
                 } else {
-                    w.with(truncate::truncate(&self.sess, &w.share, k)?)
+                    w.with(truncate::truncate(&self.sess, w.share()?, k)?)
                 }
             }
         };

@@ -54,8 +54,8 @@ impl CrypTensor {
         match scaled_reciprocal_in_range(&s, 1.0, n)? {
             Some((w, k)) => {
                 // e * (2^k / s) / 2^k in one truncation.
-                let expanded = w.share.expand(e.shape())?;
-                let p = ring_products(&self.sess, &[(&e.share, &expanded)])?.swap_remove(0);
+                let expanded = w.share()?.expand(e.shape())?;
+                let p = ring_products(&self.sess, &[(e.share()?, &expanded)])?.swap_remove(0);
                 let bits = self.sess.encoder().frac_bits() + k;
                 Ok(e.with(truncate::truncate(&self.sess, &p, bits)?))
             }

@@ -20,8 +20,9 @@ impl CrypTensor {
         let hi = CrypTensor::encode_ring(sess, 1.0 / TAU, 0);
         let hi_value = (hi as i64) as f64 / 2f64.powi(frac as i32);
         let lo = CrypTensor::encode_ring(sess, 1.0 / TAU - hi_value, 16);
-        let t_hi = truncate::truncate(sess, &self.share.mul_scalar(hi), frac)?;
-        let t_lo = truncate::truncate(sess, &self.share.mul_scalar(lo), frac + 16)?;
+        let x = self.share()?;
+        let t_hi = truncate::truncate(sess, &x.mul_scalar(hi), frac)?;
+        let t_lo = truncate::truncate(sess, &x.mul_scalar(lo), frac + 16)?;
         let t = t_hi.add(&t_lo)?;
         let k = truncate::truncate(sess, &t, frac)?;
         Ok(self.with(t.sub(&k.shl(frac))?))

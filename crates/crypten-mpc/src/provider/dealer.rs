@@ -48,6 +48,31 @@ pub enum Request {
         /// How many bits the protocol shifts by.
         bits: u32,
     },
+    /// An elementwise fixed-point product whose operands may be *deferred*: untruncated
+    /// products at scale `2^(2 bits)` whose truncation by `bits` rides on this product's
+    /// opening (see `deferred`). Parts: one mask per operand (independent: the Beaver mask
+    /// `a` of a settled operand, the truncation mask `r` of a deferred one); for each deferred
+    /// operand `-(r >> bits)` and `msb(r)`; then `alpha_x * alpha_y`, and `alpha_x * msb(r_y)`
+    /// and `msb(r_x) * alpha_y` for a deferred `y` and `x` (dependent; `alpha` is `a` for a
+    /// settled operand and `-(r >> bits)` for a deferred one).
+    DeferredMul {
+        /// Shape of the first operand.
+        x_shape: Vec<usize>,
+        /// Shape of the second operand.
+        y_shape: Vec<usize>,
+        /// The truncation, `1..=32` bits.
+        bits: u32,
+        /// Which operands are deferred.
+        deferred: [bool; 2],
+    },
+    /// The square of a deferred operand: `r` (independent); `alpha = -(r >> bits)`,
+    /// `msb(r)`, `alpha^2` and `alpha * msb(r)` (dependent).
+    DeferredSquare {
+        /// The shape.
+        shape: Vec<usize>,
+        /// The truncation, `1..=32` bits.
+        bits: u32,
+    },
     /// Binary (AND) triples over XOR-shared words: `a, b` (independent), `c = a & b`
     /// (dependent).
     AndTriple {
@@ -107,6 +132,13 @@ impl Request {
             }
             Self::Square { shape } => format!("square pair {shape:?}"),
             Self::Trunc { shape, bits } => format!("truncation mask {shape:?} >> {bits}"),
+            Self::DeferredMul {
+                x_shape,
+                y_shape,
+                deferred,
+                ..
+            } => format!("deferred product {x_shape:?} x {y_shape:?} ({deferred:?} deferred)"),
+            Self::DeferredSquare { shape, .. } => format!("deferred square {shape:?}"),
             Self::AndTriple { shape } => format!("binary triple {shape:?}"),
             Self::AdderLevel { shape, shift } => format!("adder level {shape:?} << {shift}"),
             Self::DaBits { n } => format!("{n} daBits"),
@@ -141,6 +173,29 @@ impl Request {
                 }
                 vec![shape.clone(), shape.clone(), shape.clone()]
             }
+            Self::DeferredMul {
+                x_shape,
+                y_shape,
+                bits,
+                deferred,
+            } => {
+                check_deferred_bits(self, *bits)?;
+                let out = Bilinear::Mul.output_shape(x_shape, y_shape)?;
+                let mut shapes = vec![x_shape.clone(), y_shape.clone()];
+                for (shape, &d) in [x_shape, y_shape].into_iter().zip(deferred) {
+                    if d {
+                        shapes.extend([shape.clone(), shape.clone()]);
+                    }
+                }
+                shapes.push(out.clone());
+                let cross = usize::from(deferred[0]) + usize::from(deferred[1]);
+                shapes.extend(std::iter::repeat_n(out, cross));
+                shapes
+            }
+            Self::DeferredSquare { shape, bits } => {
+                check_deferred_bits(self, *bits)?;
+                vec![shape.clone(); 5]
+            }
             Self::AndTriple { shape } => vec![shape.clone(); 3],
             Self::AdderLevel { shape, shift } => {
                 if !(1..64).contains(shift) {
@@ -169,6 +224,8 @@ impl Request {
     pub fn independent(&self) -> usize {
         match self {
             Self::Triple { .. } | Self::AndTriple { .. } | Self::AdderLevel { .. } => 2,
+            Self::DeferredMul { .. } => 2,
+            Self::DeferredSquare { .. } => 1,
             Self::BitMul { .. } => 2,
             Self::Square { .. } | Self::Trunc { .. } => 1,
             Self::DaBits { .. } | Self::EdaBits { .. } => 1,
@@ -181,6 +238,16 @@ impl Request {
             op: "preprocessing request",
             reason,
         }
+    }
+}
+
+/// Deferred truncation needs `2 * bits <= 64` (so `2^(64-bits)` squared vanishes in the ring)
+/// and a non-empty shift.
+fn check_deferred_bits(request: &Request, bits: u32) -> Result<()> {
+    if (1..=32).contains(&bits) {
+        Ok(())
+    } else {
+        Err(request.invalid(format!("deferred truncation by {bits} bits")))
     }
 }
 
@@ -245,6 +312,49 @@ pub fn complete(request: &Request, draws: &[Vec<RingTensor>]) -> Result<Vec<Ring
         Request::Trunc { bits, .. } => {
             let r = secret(0)?;
             Ok(vec![share_of(1, r.shr(*bits))?, share_of(2, r.shr(63))?])
+        }
+        Request::DeferredMul { bits, deferred, .. } => {
+            // alpha and, for a deferred operand, msb(r), of both operands.
+            let mut sides = Vec::with_capacity(2);
+            for (i, &d) in deferred.iter().enumerate() {
+                let mask = secret(i)?;
+                sides.push(if d {
+                    (mask.shr(*bits).neg(), Some(mask.shr(63)))
+                } else {
+                    (mask, None)
+                });
+            }
+            let mut values = Vec::new();
+            for (alpha, msb) in &sides {
+                if let Some(msb) = msb {
+                    values.extend([alpha.clone(), msb.clone()]);
+                }
+            }
+            let ((alpha_x, msb_x), (alpha_y, msb_y)) = (&sides[0], &sides[1]);
+            values.push(alpha_x.mul(alpha_y)?);
+            if let Some(msb_y) = msb_y {
+                values.push(alpha_x.mul(msb_y)?);
+            }
+            if let Some(msb_x) = msb_x {
+                values.push(msb_x.mul(alpha_y)?);
+            }
+            values
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| share_of(2 + i, v))
+                .collect()
+        }
+        Request::DeferredSquare { bits, .. } => {
+            let r = secret(0)?;
+            let (alpha, msb) = (r.shr(*bits).neg(), r.shr(63));
+            let values = [alpha.mul(&alpha)?, alpha.mul(&msb)?];
+            let [square, cross] = values;
+            Ok(vec![
+                share_of(1, alpha)?,
+                share_of(2, msb)?,
+                share_of(3, square)?,
+                share_of(4, cross)?,
+            ])
         }
         Request::AndTriple { .. } => {
             let c = secret_xor(0)?.and(&secret_xor(1)?)?;
@@ -360,6 +470,61 @@ mod tests {
         assert_eq!(reconstruct(&all, 2), r.shr(63));
     }
 
+    #[test]
+    fn deferred_product_material_matches_its_masks() {
+        let bits = 16;
+        for n in [2, 3, 5] {
+            for deferred in [[true, false], [false, true], [true, true], [false, false]] {
+                let req = Request::DeferredMul {
+                    x_shape: vec![3, 4],
+                    y_shape: vec![3, 1],
+                    bits,
+                    deferred,
+                };
+                let parts = deal_all(&req, &mut streams(n)).unwrap();
+                assert_eq!(parts[0].len(), req.part_shapes().unwrap().len());
+                let mut next = 2;
+                let mut sides = Vec::new();
+                for (i, &d) in deferred.iter().enumerate() {
+                    let mask = reconstruct(&parts, i);
+                    sides.push(if d {
+                        let (alpha, msb) =
+                            (reconstruct(&parts, next), reconstruct(&parts, next + 1));
+                        assert_eq!(alpha, mask.shr(bits).neg());
+                        assert_eq!(msb, mask.shr(63));
+                        next += 2;
+                        (alpha, Some(msb))
+                    } else {
+                        (mask, None)
+                    });
+                }
+                let ((ax, mx), (ay, my)) = (&sides[0], &sides[1]);
+                assert_eq!(reconstruct(&parts, next), ax.mul(ay).unwrap());
+                next += 1;
+                if let Some(my) = my {
+                    assert_eq!(reconstruct(&parts, next), ax.mul(my).unwrap());
+                    next += 1;
+                }
+                if let Some(mx) = mx {
+                    assert_eq!(reconstruct(&parts, next), mx.mul(ay).unwrap());
+                    next += 1;
+                }
+                assert_eq!(next, parts[0].len(), "{deferred:?}");
+            }
+            let req = Request::DeferredSquare {
+                shape: vec![7],
+                bits,
+            };
+            let parts = deal_all(&req, &mut streams(n)).unwrap();
+            let r = reconstruct(&parts, 0);
+            let alpha = r.shr(bits).neg();
+            assert_eq!(reconstruct(&parts, 1), alpha);
+            assert_eq!(reconstruct(&parts, 2), r.shr(63));
+            assert_eq!(reconstruct(&parts, 3), alpha.mul(&alpha).unwrap());
+            assert_eq!(reconstruct(&parts, 4), alpha.mul(&r.shr(63)).unwrap());
+        }
+    }
+
     fn reconstruct_xor(parts: &[Vec<RingTensor>], i: usize) -> RingTensor {
         let mut acc = parts[0][i].clone();
         for p in &parts[1..] {
@@ -460,6 +625,13 @@ mod tests {
             y_shape: vec![4, 5],
         };
         assert!(bad_shapes.part_shapes().is_err());
+        for bits in [0, 33] {
+            let deferred = Request::DeferredSquare {
+                shape: vec![1],
+                bits,
+            };
+            assert!(deferred.part_shapes().is_err(), "{bits} bits");
+        }
         let bad_adder = Request::AdderLevel {
             shape: vec![1],
             shift: 64,

@@ -1,0 +1,182 @@
+//! Deferred truncation: with 3+ parties a fixed-point product keeps its double scale until the
+//! value is next opened, and the truncation rides on that opening.
+//!
+//! With 3+ parties a truncation needs an opening of its own (see `truncate`), so a product
+//! followed by its truncation would cost two rounds. Instead `CrypTensor` keeps the product
+//! `X` (scale `2^(2f)`) as it is, marked *deferred*, and settles it only when something needs
+//! the truncated value `t = X >> f`. The cheapest such moment is the next Beaver product that
+//! takes `X` as an operand, because that product opens a masked operand anyway: instead of
+//! `t - a`, the parties open the truncation protocol's `c = X + 2^62 + r`. From `c` every
+//! party knows `E = (c >> f) - 2^(62-f)` and the wrap mask `W = [msb(c) = 0]`, and
+//!
+//! `t = E + alpha + K W mu`, with `alpha = -(r >> f)`, `mu = msb(r)`, `K = 2^(64-f)`
+//!
+//! (the truncation identity of `truncate`). So `t` is a public value plus shares the dealer
+//! knows, exactly like a Beaver-masked operand `x = e + a`, except for the public factor `W`
+//! in front of `mu`. For an elementwise product that factor commutes with everything, so the
+//! dealer supplies `alpha_x alpha_y`, `alpha_x mu_y` and `mu_x alpha_y` and
+//!
+//! `t_x t_y = E_x E_y + E_x alpha_y + alpha_x E_y + alpha_x alpha_y
+//!            + K (E_x W_y) mu_y + K W_y (alpha_x mu_y) + K (W_x E_y) mu_x + K W_x (mu_x alpha_y)`
+//!
+//! (the `K^2` term vanishes: `K^2 = 2^(128-2f) = 0` in the ring when `f <= 32`). A settled
+//! operand is the special case `E = e`, `alpha = a`, `mu = 0`. The product is one round, like
+//! any Beaver product, and its own result is deferred again. Matmul and convolution cannot
+//! absorb `W` (it would sit inside their sums), so they settle deferred operands first, in one
+//! truncation round for both; the comparisons test the sign of `X` directly (it is the sign of
+//! `t`). With 2 parties truncation is local and free, so nothing is ever deferred.
+//!
+//! The opened `c` is uniform (`r` is), so the opening reveals nothing, as in `truncate`. The
+//! result is `t` up to one unit in the last place per operand, like any truncation. A
+//! deferred value must stay below `2^62` in magnitude (`2^(62-2f)` as a real number, which
+//! any fixed-point product already needs).
+
+use crate::provider::Request;
+use crate::share::open;
+use crate::{Error, Result, Session};
+use crypten_core::RingTensor;
+
+/// One operand of a product: this party's share and whether it is deferred (at scale
+/// `2^(2 bits)`) or settled.
+#[derive(Clone, Copy)]
+pub(crate) struct Operand<'a> {
+    pub share: &'a RingTensor,
+    pub deferred: bool,
+}
+
+/// What the opening tells every party about one operand: `t = e + alpha + wrap * mu`, where
+/// `wrap = K W` (only for a deferred operand).
+struct Opened {
+    e: RingTensor,
+    wrap: Option<RingTensor>,
+}
+
+/// A protocol step that found fewer values than the request defines.
+fn missing(what: &str) -> Error {
+    Error::InvalidArgument {
+        op: "deferred product",
+        reason: format!("fewer {what} than the request defines"),
+    }
+}
+
+/// The value this party contributes to the opening of `x` with mask `mask`.
+fn masked(sess: &Session, x: Operand<'_>, mask: &RingTensor) -> Result<RingTensor> {
+    if !x.deferred {
+        return Ok(x.share.sub(mask)?);
+    }
+    let mut c = x.share.add(mask)?;
+    if sess.rank() == 0 {
+        c = c.add_scalar(1 << 62);
+    }
+    Ok(c)
+}
+
+/// Reads an opened value: `e` itself for a settled operand; `E` and `K W` for a deferred one.
+fn read(opened: RingTensor, deferred: bool, bits: u32) -> Opened {
+    if !deferred {
+        return Opened {
+            e: opened,
+            wrap: None,
+        };
+    }
+    let offset = 1u64 << (62 - bits);
+    let k = 1u64 << (64 - bits);
+    Opened {
+        e: opened.map(|v| (v >> bits).wrapping_sub(offset)),
+        wrap: Some(opened.map(|v| if v >> 63 == 0 { k } else { 0 })),
+    }
+}
+
+/// The elementwise fixed-point product of two operands (broadcasting), either of which may be
+/// deferred; the result is deferred (an untruncated product at scale `2^(2 bits)`).
+///
+/// Rounds: 1. Bytes sent per party: `8 (N-1) (|x| + |y|)` plus headers, as a plain Beaver
+/// product.
+///
+/// # Errors
+/// Shapes that do not broadcast; `bits` outside `1..=32`; provider or communication failures.
+pub(crate) fn mul(sess: &Session, x: Operand<'_>, y: Operand<'_>, bits: u32) -> Result<RingTensor> {
+    let request = Request::DeferredMul {
+        x_shape: x.share.shape().to_vec(),
+        y_shape: y.share.shape().to_vec(),
+        bits,
+        deferred: [x.deferred, y.deferred],
+    };
+    request.part_shapes()?;
+    let pending = sess.provider().begin(sess.comm(), request)?;
+    let mx = masked(sess, x, &pending.parts[0])?;
+    let my = masked(sess, y, &pending.parts[1])?;
+    let mut opened = open(sess, "mul", &[&mx, &my])?.into_iter();
+    let parts = sess.provider().finish(sess.comm(), pending)?;
+    let (Some(ox), Some(oy)) = (opened.next(), opened.next()) else {
+        return Err(missing("opened values"));
+    };
+    let (ox, oy) = (read(ox, x.deferred, bits), read(oy, y.deferred, bits));
+    // The dependent parts in the dealer's order (see `Request::DeferredMul`).
+    let mut rest = parts.iter().skip(2);
+    let (alpha_x, mu_x) = match x.deferred {
+        true => (rest.next(), rest.next()),
+        false => (parts.first(), None),
+    };
+    let (alpha_y, mu_y) = match y.deferred {
+        true => (rest.next(), rest.next()),
+        false => (parts.get(1), None),
+    };
+    let (aa, alpha_x_mu_y) = (rest.next(), y.deferred.then(|| rest.next()).flatten());
+    let mu_x_alpha_y = x.deferred.then(|| rest.next()).flatten();
+    let (Some(alpha_x), Some(alpha_y), Some(aa)) = (alpha_x, alpha_y, aa) else {
+        return Err(missing("preprocessing parts"));
+    };
+
+    let mut z = ox.e.mul(alpha_y)?;
+    z.add_assign(&alpha_x.mul(&oy.e)?)?;
+    z.add_assign(aa)?;
+    if let (Some(wrap_y), Some(mu_y), Some(alpha_x_mu_y)) = (&oy.wrap, mu_y, alpha_x_mu_y) {
+        z.add_assign(&ox.e.mul(wrap_y)?.mul(mu_y)?)?;
+        z.add_assign(&wrap_y.mul(alpha_x_mu_y)?)?;
+    }
+    if let (Some(wrap_x), Some(mu_x), Some(mu_x_alpha_y)) = (&ox.wrap, mu_x, mu_x_alpha_y) {
+        z.add_assign(&wrap_x.mul(&oy.e)?.mul(mu_x)?)?;
+        z.add_assign(&wrap_x.mul(mu_x_alpha_y)?)?;
+    }
+    if sess.rank() == 0 {
+        z.add_assign(&ox.e.mul(&oy.e)?)?;
+    }
+    Ok(z)
+}
+
+/// The fixed-point square of a deferred operand; the result is deferred.
+///
+/// Rounds: 1. Bytes sent per party: `8 (N-1) |x|` plus headers.
+///
+/// # Errors
+/// `bits` outside `1..=32`; provider or communication failures.
+pub(crate) fn square(sess: &Session, x: &RingTensor, bits: u32) -> Result<RingTensor> {
+    let request = Request::DeferredSquare {
+        shape: x.shape().to_vec(),
+        bits,
+    };
+    request.part_shapes()?;
+    let pending = sess.provider().begin(sess.comm(), request)?;
+    let operand = Operand {
+        share: x,
+        deferred: true,
+    };
+    let c = masked(sess, operand, &pending.parts[0])?;
+    let c = open(sess, "square", &[&c])?.swap_remove(0);
+    let parts = sess.provider().finish(sess.comm(), pending)?;
+    let Opened { e, wrap } = read(c, true, bits);
+    let (Some(wrap), [_, alpha, mu, alpha_sq, alpha_mu]) = (wrap, parts.as_slice()) else {
+        return Err(missing("preprocessing parts"));
+    };
+    // t^2 = E^2 + 2 E alpha + 2 K W E mu + alpha^2 + 2 K W (alpha mu)
+    let mut twice = e.mul(alpha)?;
+    twice.add_assign(&e.mul(&wrap)?.mul(mu)?)?;
+    twice.add_assign(&wrap.mul(alpha_mu)?)?;
+    let mut z = twice.shl(1);
+    z.add_assign(alpha_sq)?;
+    if sess.rank() == 0 {
+        z.add_assign(&e.mul(&e)?)?;
+    }
+    Ok(z)
+}
