@@ -393,3 +393,47 @@ fn normalisation_and_dropout_gradients() {
         y.value().to_plain().unwrap()
     );
 }
+
+#[test]
+fn linear_costs_one_round_and_matches_plaintext_with_three_and_four_parties() {
+    let x = data(&[5, 3, 6], 40, -2.0, 2.0);
+    let grad_seed = data(&[5, 3, 4], 41, -1.0, 1.0);
+    let layer = || crypten_nn::Linear::new(6, 4, true, &mut Prg::from_seed([42; 16])).unwrap();
+    // Plaintext reference: output and parameter gradients for the seed gradient.
+    let plain = layer();
+    let input = Variable::leaf(Tensor::Plain(x.clone()), false);
+    let y = plain.forward(&input).unwrap();
+    y.backward_with(Tensor::Plain(grad_seed.clone())).unwrap();
+    let expected: Vec<ArrayD<f64>> = std::iter::once(y.value().to_plain().unwrap())
+        .chain(
+            plain
+                .parameters()
+                .iter()
+                .map(|p| p.grad().unwrap().to_plain().unwrap()),
+        )
+        .collect();
+    for parties in [3, 4] {
+        let out = run(parties, ProviderKind::TrustedThirdParty, |sess| {
+            let m = layer();
+            m.encrypt(&sess, 0).unwrap();
+            let input = Variable::leaf(CrypTensor::from_array(&sess, &x, 1)?, false);
+            let before = sess.stats();
+            let y = m.forward(&input).unwrap();
+            let rounds = sess.stats().since(&before).rounds;
+            let seed = CrypTensor::from_array(&sess, &grad_seed, 2)?;
+            y.backward_with(Tensor::Encrypted(seed)).unwrap();
+            let mut got = vec![y.value().to_plain().unwrap()];
+            for p in m.parameters() {
+                got.push(p.grad().unwrap().to_plain().unwrap());
+            }
+            Ok((rounds, got))
+        })
+        .unwrap();
+        let (rounds, got) = &out[0];
+        assert_eq!(*rounds, 1, "{parties} parties: forward rounds");
+        for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
+            let err = max_err(g, e);
+            assert!(err < 2e-3, "{parties} parties, output/gradient #{i}: {err}");
+        }
+    }
+}
