@@ -10,7 +10,7 @@
 //! CrypTen's, so they multiply directly with values. Differences are exact as long as both
 //! operands are within the encoder's range (`|x| < 2^(62-f)`), which keeps `x - y` below 2^63.
 
-use crate::binary::b2a::{bits_to_arith_with, mul_bits_with};
+use crate::binary::b2a::{bits_to_arith_with, mul_bits_with, mul_bits_with_operand};
 use crate::binary::{BitTest, SharedBits, bit_test_with};
 use crate::provider::Request;
 use crate::{CrypTensor, Error, Result};
@@ -206,7 +206,8 @@ impl CrypTensor {
         Ok(self.with_raw(self.raw().sub(&neg.shl(1))?))
     }
 
-    /// `max(x, 0)` = `x * !ltz(x)`, with the bit product (no truncation).
+    /// `max(x, 0)` = `x * !ltz(x)`, with the bit product (no truncation, except that a deferred
+    /// input is truncated in the product's opening: see [`Self::relu_with_mask`]).
     ///
     /// Rounds: 4, for any number of parties. Bytes sent per party per element: about
     /// `20.3 (N-1)` plus headers (the bit test, then one word and one bit). Exact.
@@ -214,30 +215,35 @@ impl CrypTensor {
     /// # Errors
     /// Provider or communication failures.
     pub fn relu(&self) -> Result<Self> {
-        Ok(self.with_raw(self.sign_times(self.raw(), true, self.raw())?))
+        Ok(self.relu_with_mask()?.0)
     }
 
     /// `relu(x)` together with its derivative mask `[x >= 0]` (fixed-point 0/1), from one bit
-    /// test: what autograd keeps for the backward pass.
+    /// test: what autograd keeps for the backward pass. The mask's arithmetic shares come with
+    /// the bit product's daBit, so it costs nothing more than [`Self::relu`].
     ///
-    /// Rounds: 5 (the bit test, the bit product, then the bit conversion). Exact.
+    /// Rounds: 4 (the bit test, then the bit product). Exact, except that a deferred input is
+    /// truncated (one unit in the last place).
     ///
     /// # Errors
     /// Provider or communication failures.
     pub fn relu_with_mask(&self) -> Result<(Self, Self)> {
         let n = self.numel();
-        let (bits, mut pending) = bit_test_with(
-            &self.sess,
-            self.raw(),
-            BitTest::Sign,
-            vec![Request::BitMul { n }, Request::DaBits { n }],
-        )?;
+        let product = if self.is_deferred() {
+            let bits = self.sess.encoder().frac_bits();
+            Request::DeferredBitMul { n, bits }
+        } else {
+            Request::BitMul { n }
+        };
+        let (bits, mut pending) =
+            bit_test_with(&self.sess, self.raw(), BitTest::Sign, vec![product])?;
         let nonnegative = bits.not(&self.sess);
-        let relu = mul_bits_with(&self.sess, &nonnegative, self.raw(), pending.remove(0))?;
-        let mask = bits_to_arith_with(&self.sess, &nonnegative, pending.remove(0))?;
+        let operand = self.operand();
+        let (relu, mask) =
+            mul_bits_with_operand(&self.sess, &nonnegative, operand, pending.remove(0))?;
         let scale = self.sess.encoder().scale();
         Ok((
-            self.with_raw(relu),
+            self.with(relu),
             self.with(mask.mul_scalar(scale).into_shape(self.shape())?),
         ))
     }

@@ -222,7 +222,7 @@ impl CrypTensor {
     }
 
     /// This tensor as an operand of a deferred product.
-    fn operand(&self) -> Operand<'_> {
+    pub(crate) fn operand(&self) -> Operand<'_> {
         Operand {
             share: &self.raw,
             deferred: self.is_deferred(),

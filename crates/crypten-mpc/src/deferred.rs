@@ -24,7 +24,8 @@
 //! any Beaver product, and its own result is deferred again. Matmul and convolution cannot
 //! absorb `W` (it would sit inside their sums), so they settle deferred operands first, in one
 //! truncation round for both; the comparisons test the sign of `X` directly (it is the sign of
-//! `t`). With 2 parties truncation is local and free, so nothing is ever deferred.
+//! `t`), and relu's product with the sign bit settles `X` in its own opening (`b2a`). With 2
+//! parties truncation is local and free, so nothing is ever deferred.
 //!
 //! The opened `c` is uniform (`r` is), so the opening reveals nothing, as in `truncate`. The
 //! result is `t` up to one unit in the last place per operand, like any truncation. A
@@ -46,9 +47,9 @@ pub(crate) struct Operand<'a> {
 
 /// What the opening tells every party about one operand: `t = e + alpha + wrap * mu`, where
 /// `wrap = K W` (only for a deferred operand).
-struct Opened {
-    e: RingTensor,
-    wrap: Option<RingTensor>,
+pub(crate) struct Opened {
+    pub e: RingTensor,
+    pub wrap: Option<RingTensor>,
 }
 
 /// A protocol step that found fewer values than the request defines.
@@ -60,7 +61,7 @@ fn missing(what: &str) -> Error {
 }
 
 /// The value this party contributes to the opening of `x` with mask `mask`.
-fn masked(sess: &Session, x: Operand<'_>, mask: &RingTensor) -> Result<RingTensor> {
+pub(crate) fn masked(sess: &Session, x: Operand<'_>, mask: &RingTensor) -> Result<RingTensor> {
     if !x.deferred {
         return Ok(x.share.sub(mask)?);
     }
@@ -72,7 +73,7 @@ fn masked(sess: &Session, x: Operand<'_>, mask: &RingTensor) -> Result<RingTenso
 }
 
 /// Reads an opened value: `e` itself for a settled operand; `E` and `K W` for a deferred one.
-fn read(opened: RingTensor, deferred: bool, bits: u32) -> Opened {
+pub(crate) fn read(opened: RingTensor, deferred: bool, bits: u32) -> Opened {
     if !deferred {
         return Opened {
             e: opened,

@@ -158,6 +158,9 @@ fn comparisons_read_deferred_values_without_settling() {
         let ab = a.mul(&b)?;
         let before = sess.stats();
         let relu = ab.relu()?;
+        // The relu's bit product truncated the deferred input: no round to settle it.
+        assert!(!relu.is_deferred());
+        relu.reshape(&[64, 1])?.matmul(&b.reshape(&[1, 64])?)?;
         let relu_rounds = sess.stats().since(&before).rounds;
         let ltz = ab.ltz()?;
         let (_, mask) = ab.relu_with_mask()?;
@@ -169,13 +172,16 @@ fn comparisons_read_deferred_values_without_settling() {
         ))
     }) {
         let ab = &x * &y;
-        // Exact: the relu of a deferred product is the untruncated product where positive.
-        assert_eq!(relu, ab.mapv(|v| v.max(0.0)), "{label}");
+        // The truncation is off by at most one unit.
+        assert!(max_diff(&relu, &ab.mapv(|v| v.max(0.0))) <= ULP, "{label}");
         // The sign of the untruncated product is the sign of its truncation.
         let neg = ab.mapv(|v| f64::from(u8::from(v < 0.0)));
         assert_eq!(ltz, neg, "{label}");
         assert_eq!(mask, neg.mapv(|v| 1.0 - v), "{label}");
-        assert_eq!(relu_rounds, 4, "{label}: relu of a deferred value");
+        assert_eq!(
+            relu_rounds, 5,
+            "{label}: relu of a deferred value, then a matmul"
+        );
     }
 }
 

@@ -15,6 +15,7 @@
 use super::a2b::add;
 use super::bitslice::unpack;
 use super::{Combine, SharedBits, not, open_words};
+use crate::deferred::{self, Opened, Operand};
 use crate::provider::{Pending, Request};
 use crate::{Error, Result, Session};
 use crypten_core::RingTensor;
@@ -81,41 +82,100 @@ pub(crate) fn mul_bits_with(
     x: &RingTensor,
     pending: Pending,
 ) -> Result<RingTensor> {
+    let operand = Operand {
+        share: x,
+        deferred: false,
+    };
+    Ok(mul_bits_with_operand(sess, bits, operand, pending)?.0)
+}
+
+/// [`mul_bits_with`], or, when `x` is a deferred product (at twice the scale), the same with
+/// `Request::DeferredBitMul` (the session's fractional bits): the truncation then rides on
+/// this round and the product is `trunc(x) * b`, at the session's scale. Also returns `b`
+/// itself as arithmetic 0/1 values, shape `[n]` (it comes free with the daBit).
+pub(crate) fn mul_bits_with_operand(
+    sess: &Session,
+    bits: &SharedBits,
+    x: Operand<'_>,
+    pending: Pending,
+) -> Result<(RingTensor, RingTensor)> {
     let n = bits.len();
-    if x.numel() != n {
+    if x.share.numel() != n {
         return Err(Error::InvalidArgument {
             op: "mul_bits",
-            reason: format!("{n} bits for a tensor of {} elements", x.numel()),
+            reason: format!("{n} bits for a tensor of {} elements", x.share.numel()),
         });
     }
-    check_request(&pending, Request::BitMul { n })?;
+    let frac = sess.encoder().frac_bits();
+    check_request(
+        &pending,
+        if x.deferred {
+            Request::DeferredBitMul { n, bits: frac }
+        } else {
+            Request::BitMul { n }
+        },
+    )?;
     let mut masked_bits = bits.words().to_vec();
     super::xor_into(&mut masked_bits, pending.parts[0].data());
-    let masked_x: Vec<u64> = x
-        .data()
-        .iter()
-        .zip(pending.parts[1].data())
-        .map(|(x, a)| x.wrapping_sub(*a))
-        .collect();
-    let opened = open_words(
+    let mask = pending.parts[1].reshape(x.share.shape())?;
+    let masked_x = deferred::masked(sess, x, &mask)?;
+    let mut opened = open_words(
         sess,
         "bitmul",
-        &[(&masked_bits, Combine::Xor), (&masked_x, Combine::Add)],
+        &[
+            (&masked_bits, Combine::Xor),
+            (masked_x.data(), Combine::Add),
+        ],
     )?;
     let parts = sess.provider().finish(sess.comm(), pending)?;
-    let (t, at) = (parts[2].data(), parts[3].data());
-    let (beta, e) = (&opened[0], &opened[1]);
-    let out = x
-        .data()
-        .iter()
-        .enumerate()
-        .map(|(i, &xi)| {
-            let beta = (beta[i / 64] >> (i % 64)) & 1;
-            let xt = e[i].wrapping_mul(t[i]).wrapping_add(at[i]);
-            xi.wrapping_mul(beta).wrapping_add(flip(beta, xt))
-        })
-        .collect();
-    Ok(RingTensor::new(x.shape(), out)?)
+    let (Some(e), Some(beta)) = (opened.pop(), opened.pop()) else {
+        return Err(Error::InvalidArgument {
+            op: "mul_bits",
+            reason: "fewer opened values than masked ones".into(),
+        });
+    };
+    let Opened { e, wrap } = deferred::read(RingTensor::new(&[n], e)?, x.deferred, frac);
+    let e = e.data();
+    // This party's share of x (truncated, if deferred) and of x * t, element by element.
+    let first = sess.rank() == 0;
+    let t = &parts[2];
+    let shares: Box<dyn Fn(usize) -> (u64, u64)> = match (&wrap, parts.as_slice()) {
+        (None, [_, _, t, at]) => Box::new(|i| {
+            let xt = e[i].wrapping_mul(t.data()[i]).wrapping_add(at.data()[i]);
+            (x.share.data()[i], xt)
+        }),
+        (Some(wrap), [_, _, t, alpha, mu, alpha_t, mu_t]) => Box::new(move |i| {
+            let k = wrap.data()[i];
+            let mut xi = alpha.data()[i].wrapping_add(k.wrapping_mul(mu.data()[i]));
+            if first {
+                xi = xi.wrapping_add(e[i]);
+            }
+            let xt = e[i]
+                .wrapping_mul(t.data()[i])
+                .wrapping_add(alpha_t.data()[i])
+                .wrapping_add(k.wrapping_mul(mu_t.data()[i]));
+            (xi, xt)
+        }),
+        _ => {
+            return Err(Error::InvalidArgument {
+                op: "mul_bits",
+                reason: "fewer preprocessing parts than the request defines".into(),
+            });
+        }
+    };
+    let (mut out, mut arith) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for i in 0..n {
+        let beta = (beta[i / 64] >> (i % 64)) & 1;
+        let (xi, xt) = shares(i);
+        out.push(xi.wrapping_mul(beta).wrapping_add(flip(beta, xt)));
+        // b = beta + (1 - 2 beta) t
+        let b = flip(beta, t.data()[i]);
+        arith.push(if first { b.wrapping_add(beta) } else { b });
+    }
+    Ok((
+        RingTensor::new(x.share.shape(), out)?,
+        RingTensor::new(&[n], arith)?,
+    ))
 }
 
 /// Converts an XOR sharing of words into an arithmetic sharing of the same words.

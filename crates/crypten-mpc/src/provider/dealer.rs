@@ -73,6 +73,16 @@ pub enum Request {
         /// The truncation, `1..=32` bits.
         bits: u32,
     },
+    /// [`Request::BitMul`] for a deferred operand, whose truncation by `bits` rides on the
+    /// product's opening: daBits `t` (binary, packed) and the truncation mask `r`, shape `[n]`
+    /// (independent); `t` as arithmetic 0/1 values, `alpha = -(r >> bits)`, `msb(r)`,
+    /// `alpha * t` and `msb(r) * t` (dependent).
+    DeferredBitMul {
+        /// Number of products.
+        n: usize,
+        /// The truncation, `1..=32` bits.
+        bits: u32,
+    },
     /// Binary (AND) triples over XOR-shared words: `a, b` (independent), `c = a & b`
     /// (dependent).
     AndTriple {
@@ -143,6 +153,7 @@ impl Request {
             Self::AdderLevel { shape, shift } => format!("adder level {shape:?} << {shift}"),
             Self::DaBits { n } => format!("{n} daBits"),
             Self::BitMul { n } => format!("{n} bit products"),
+            Self::DeferredBitMul { n, .. } => format!("{n} deferred bit products"),
             Self::EdaBits { shape } => format!("edaBits {shape:?}"),
             Self::BitTest { n, test } => format!("{test:?} bit test of {n} values"),
         }
@@ -205,6 +216,12 @@ impl Request {
             }
             Self::DaBits { n } => vec![vec![n.div_ceil(64)], vec![*n]],
             Self::BitMul { n } => vec![vec![n.div_ceil(64)], vec![*n], vec![*n], vec![*n]],
+            Self::DeferredBitMul { n, bits } => {
+                check_deferred_bits(self, *bits)?;
+                let mut shapes = vec![vec![n.div_ceil(64)]];
+                shapes.extend(std::iter::repeat_n(vec![*n], 6));
+                shapes
+            }
             Self::EdaBits { shape } => vec![shape.clone(); 2],
             Self::BitTest { n, test } => boolean::bit_test_shapes(&Plan::new(*test), *n),
         };
@@ -226,7 +243,7 @@ impl Request {
             Self::Triple { .. } | Self::AndTriple { .. } | Self::AdderLevel { .. } => 2,
             Self::DeferredMul { .. } => 2,
             Self::DeferredSquare { .. } => 1,
-            Self::BitMul { .. } => 2,
+            Self::BitMul { .. } | Self::DeferredBitMul { .. } => 2,
             Self::Square { .. } | Self::Trunc { .. } => 1,
             Self::DaBits { .. } | Self::EdaBits { .. } => 1,
             Self::BitTest { test, .. } => 1 + Plan::new(*test).levels.len(),
@@ -374,6 +391,17 @@ pub fn complete(request: &Request, draws: &[Vec<RingTensor>]) -> Result<Vec<Ring
             let t = boolean::unpack_bits(&secret_xor(0)?, *n)?;
             let at = secret(1)?.mul(&t)?;
             Ok(vec![share_of(2, t)?, share_of(3, at)?])
+        }
+        Request::DeferredBitMul { n, bits } => {
+            let t = boolean::unpack_bits(&secret_xor(0)?, *n)?;
+            let r = secret(1)?;
+            let (alpha, msb) = (r.shr(*bits).neg(), r.shr(63));
+            let (alpha_t, msb_t) = (alpha.mul(&t)?, msb.mul(&t)?);
+            [t, alpha, msb, alpha_t, msb_t]
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| share_of(2 + i, v))
+                .collect()
         }
         Request::EdaBits { .. } => Ok(vec![share_of(1, secret_xor(0)?)?]),
         Request::BitTest { n, test } => {
@@ -557,6 +585,20 @@ mod tests {
             }
             let at = reconstruct(&bits, 1).mul(&t_arith).unwrap();
             assert_eq!(reconstruct(&bits, 3), at);
+
+            let req = Request::DeferredBitMul { n: 70, bits: 16 };
+            let deferred = deal_all(&req, &mut streams(n)).unwrap();
+            let t = reconstruct(&deferred, 2);
+            assert_eq!(
+                t,
+                boolean::unpack_bits(&reconstruct_xor(&deferred, 0), 70).unwrap()
+            );
+            let r = reconstruct(&deferred, 1);
+            let (alpha, msb) = (r.shr(16).neg(), r.shr(63));
+            assert_eq!(reconstruct(&deferred, 3), alpha);
+            assert_eq!(reconstruct(&deferred, 4), msb);
+            assert_eq!(reconstruct(&deferred, 5), alpha.mul(&t).unwrap());
+            assert_eq!(reconstruct(&deferred, 6), msb.mul(&t).unwrap());
 
             let eda = deal_all(&Request::EdaBits { shape: vec![5] }, &mut streams(n)).unwrap();
             assert_eq!(reconstruct(&eda, 1), reconstruct_xor(&eda, 0));
