@@ -6,7 +6,7 @@
 //! `z_i = op(e, y_i) + op(a_i, f) + c_i`, and summing gives
 //! `op(e, y) + op(a, f) + op(a, b) = op(x, y)` by bilinearity. The opened values are uniform
 //! because `a` and `b` are. These are ring products: fixed-point callers truncate afterwards
-//! (see `truncate`).
+//! (see `truncate`), or, with 3+ parties, defer the truncation (see `deferred`).
 
 use crate::provider::{Pending, Request};
 use crate::share::{open, open_words};

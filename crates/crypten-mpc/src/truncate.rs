@@ -14,6 +14,8 @@
 //!   `x >> bits = (c >> bits) - (r >> bits) + wrap * 2^(64-bits) - 2^(62-bits)`, where
 //!   `wrap = (1 - msb(c)) * msb(r)` is linear in the shares. It never fails; the result is
 //!   `floor(x / 2^bits)` or one more (the dropped borrow between the low bits of `c` and `r`).
+//!   `CrypTensor` avoids this round where it can by deferring the truncation to the value's
+//!   next opening (see `deferred`).
 
 use crate::provider::Request;
 use crate::share::open;
