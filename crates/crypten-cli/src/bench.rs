@@ -54,6 +54,7 @@ pub fn bench(suite: Suite) -> anyhow::Result<ExitCode> {
         let launch_args = LaunchArgs {
             parties: args.party.parties,
             provider: args.party.provider,
+            ttp: false,
             timeout: 300.0,
             command,
         };

@@ -18,6 +18,9 @@ pub struct LaunchArgs {
     /// Preprocessing provider: ttp (adds a dealer process) or tfp (insecure, tests only).
     #[arg(long, default_value = "ttp")]
     pub provider: String,
+    /// Start a trusted third party: the default, the same as `--provider ttp`.
+    #[arg(long, conflicts_with = "provider")]
+    pub ttp: bool,
     /// Seconds to wait for the other processes after one has failed before killing them.
     #[arg(long, default_value_t = 120.0)]
     pub timeout: f64,

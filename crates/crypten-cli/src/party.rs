@@ -62,6 +62,7 @@ pub fn party_or_launch(
     let launch_args = LaunchArgs {
         parties: args.parties,
         provider: args.provider.clone(),
+        ttp: false,
         timeout: 120.0,
         command: subcommand,
     };
