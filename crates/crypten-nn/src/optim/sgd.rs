@@ -84,8 +84,13 @@ impl Sgd {
     pub fn step(&mut self) -> Result<()> {
         let c = self.config;
         no_grad(|| {
-            for (p, velocity) in self.params.iter().zip(&mut self.velocity) {
-                let Some(mut d) = p.grad() else { continue };
+            // With 3+ parties gradients and updates may be deferred products: settle each kind
+            // for every parameter at once (one round each), not parameter by parameter.
+            let grads: Vec<Option<Tensor>> = self.params.iter().map(|p| p.grad()).collect();
+            settle_all(grads.iter().flatten())?;
+            let mut updates = Vec::with_capacity(self.params.len());
+            for ((p, velocity), grad) in self.params.iter().zip(&mut self.velocity).zip(grads) {
+                let Some(mut d) = grad else { continue };
                 let value = p.value();
                 if c.weight_decay != 0.0 {
                     d = d.add(&value.mul_scalar(c.weight_decay)?)?;
@@ -104,9 +109,24 @@ impl Sgd {
                     };
                     *velocity = Some(v);
                 }
-                p.set(value.sub(&d.mul_scalar(c.lr)?)?);
+                updates.push((p, value, d));
+            }
+            settle_all(updates.iter().map(|(_, _, d)| d))?;
+            let steps = updates
+                .iter()
+                .map(|(_, _, d)| d.mul_scalar(c.lr))
+                .collect::<crypten_mpc::Result<Vec<_>>>()?;
+            settle_all(steps.iter())?;
+            for ((p, value, _), step) in updates.into_iter().zip(steps) {
+                p.set(value.sub(&step)?);
             }
             Ok(())
         })
     }
+}
+
+/// Settles every deferred encrypted tensor among `tensors` in one round.
+fn settle_all<'a>(tensors: impl Iterator<Item = &'a Tensor>) -> Result<()> {
+    let encrypted: Vec<_> = tensors.filter_map(Tensor::as_encrypted).collect();
+    Ok(crypten_mpc::CrypTensor::settle_all(&encrypted)?)
 }
