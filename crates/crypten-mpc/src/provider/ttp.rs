@@ -104,6 +104,7 @@ impl Provider for TrustedThirdParty {
             parts,
             awaiting,
             seq,
+            others: Vec::new(),
         })
     }
 
@@ -113,6 +114,7 @@ impl Provider for TrustedThirdParty {
             mut parts,
             awaiting,
             seq,
+            ..
         } = pending;
         if !awaiting {
             return Ok(parts);
