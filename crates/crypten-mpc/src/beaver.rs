@@ -9,7 +9,7 @@
 //! (see `truncate`).
 
 use crate::provider::Request;
-use crate::share::{add_received, exchange_with_peers, open};
+use crate::share::{add_received, open, receive_from_peers, send_to_peers};
 use crate::{Bilinear, Error, Result, Session};
 use crypten_comm::Words;
 use crypten_core::RingTensor;
@@ -43,8 +43,10 @@ pub fn bilinear(
     difference(x.data(), a)
         .chain(difference(y.data(), b))
         .collect_into_vec(&mut masked);
-    let received = exchange_with_peers(sess, op.name(), masked)?;
+    send_to_peers(sess, op.name(), masked)?;
+    // While the masked values travel: a first party's party 0 computes `c` here.
     let parts = sess.provider().finish(sess.comm(), pending)?;
+    let received = receive_from_peers(sess, op.name(), x.numel() + y.numel())?;
     let [a, b, c] = <[RingTensor; 3]>::try_from(parts).map_err(|_| Error::Provider {
         provider: sess.provider().name(),
         op: op.name().into(),

@@ -143,21 +143,45 @@ pub fn reveal_to(sess: &Session, share: &RingTensor, dst: usize) -> Result<Optio
 }
 
 /// One round in which this party sends `words` to every other party and receives as many
-/// words from each (in rank order): the exchange every opening is made of. The words go on
-/// the wire without a copy (one copy per peer beyond the first).
+/// words from each (in rank order): the exchange every opening is made of.
 ///
 /// # Errors
 /// Communication failures (the error names the peer and `op`).
 pub(crate) fn exchange_with_peers(sess: &Session, op: &str, words: Vec<u64>) -> Result<Vec<Words>> {
     let len = words.len();
+    send_to_peers(sess, op, words)?;
+    receive_from_peers(sess, op, len)
+}
+
+/// The first half of [`exchange_with_peers`]: sends `words` to every other party, without a
+/// copy for the last one. Work that needs nobody else's words can run before the second half,
+/// [`receive_from_peers`], while they travel.
+///
+/// # Errors
+/// Communication failures (the error names the peer and `op`).
+pub(crate) fn send_to_peers(sess: &Session, op: &str, words: Vec<u64>) -> Result<()> {
     let peers: Vec<usize> = sess.peers().collect();
-    let mut sends = Vec::with_capacity(peers.len());
     if let Some((&last, others)) = peers.split_last() {
-        sends.extend(others.iter().map(|&p| (p, words.clone())));
-        sends.push((last, words));
+        for &peer in others {
+            sess.comm().send_words(peer, op, words.clone())?;
+        }
+        sess.comm().send_words(last, op, words)?;
     }
-    let recv_from: Vec<(usize, usize)> = peers.iter().map(|&p| (p, len)).collect();
-    Ok(sess.comm().exchange_words(op, sends, &recv_from)?)
+    Ok(())
+}
+
+/// The second half of [`exchange_with_peers`]: receives `len` words from every other party
+/// (in rank order) and counts the round.
+///
+/// # Errors
+/// Communication failures (the error names the peer and `op`).
+pub(crate) fn receive_from_peers(sess: &Session, op: &str, len: usize) -> Result<Vec<Words>> {
+    let received = sess
+        .peers()
+        .map(|peer| sess.comm().recv_words(peer, op, len))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    sess.comm().stats().record_round(op);
+    Ok(received)
 }
 
 /// `mine` plus, word by word, every peer's words `at..at + mine.len()`: this party's share of

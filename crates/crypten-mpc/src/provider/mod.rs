@@ -43,8 +43,9 @@ pub struct Pending {
 /// # Design
 /// Two-phase so a dealer's latency hides behind the parties' own round: `begin` is called
 /// before the protocol's opening (a third party's request leaves then) and must return the
-/// parts that do not depend on the other parties' randomness; `finish`, called after the
-/// opening, returns all parts. Every party calls `begin` for every request, in the same order
+/// parts that do not depend on the other parties' randomness; `finish`, called once this
+/// party's share of the opening has been sent (before or after the peers' shares arrive),
+/// returns all parts. Every party calls `begin` for every request, in the same order
 /// (it fixes the order of the PRG draws); `finish` may come in any order, so a protocol can
 /// prefetch material for a later step while it runs other requests in between.
 /// [`InsecureTrustedFirstParty`] is the trivially correct implementation (no communication);

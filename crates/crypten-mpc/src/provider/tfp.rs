@@ -6,7 +6,7 @@
 //! after set-up, so protocol costs are the parties' own. Party 0 draws everyone's parts in
 //! `begin` but computes its dependent parts (a triple's `c = a*b - ...`, a GEMM for a matmul)
 //! only in `finish`: after its masked values have left, so the other parties do not wait for
-//! that work before they can start theirs.
+//! that work before they can start theirs, and it overlaps their words' journey.
 
 use super::dealer::{self, Request};
 use super::{Pending, Provider};
