@@ -216,8 +216,12 @@ pub fn complete(request: &Request, draws: &[Vec<RingTensor>]) -> Result<Vec<Ring
     }
     // The secret behind independent part `i`: the sum of every party's share.
     let secret = |i: usize| -> Result<RingTensor> {
-        let mut acc = draws[0][i].clone();
-        for d in &draws[1..] {
+        // The first sum makes the buffer (no copy of party 0's draw first).
+        let mut acc = match draws.get(1) {
+            Some(d) => draws[0][i].add(&d[i])?,
+            None => draws[0][i].clone(),
+        };
+        for d in draws.iter().skip(2) {
             acc.add_assign(&d[i])?;
         }
         Ok(acc)
