@@ -58,6 +58,13 @@ pub fn bilinear(
     // The opened `e = x - a` and `f = y - b`: this party's differences plus the peers'.
     let e = opened(x, &a, &received, 0)?;
     let f = opened(y, &b, &received, x.numel())?;
+    if *op == Bilinear::Matmul {
+        // Both products accumulate into `c`'s buffer: no temporaries, no passes to add them.
+        let mut z = c;
+        e.matmul_acc(y, &mut z)?;
+        a.matmul_acc(&f, &mut z)?;
+        return Ok(z);
+    }
     let mut z = op.apply(&e, y)?;
     z.add_assign(&op.apply(&a, &f)?)?;
     z.add_assign(&c)?;
