@@ -90,24 +90,6 @@ pub fn open(sess: &Session, op: &str, shares: &[&RingTensor]) -> Result<Vec<Ring
         .collect()
 }
 
-/// Opens a flat buffer of shares in place, in one round: on return `words` holds the sums of
-/// every party's buffer. The building block of [`open`] for protocols that lay out their
-/// masked values themselves.
-///
-/// Rounds: 1. Bytes sent per party: `8 * (N-1) * words.len()` plus frame headers.
-///
-/// # Errors
-/// Communication failures (the error names the peer and `op`).
-pub fn open_words(sess: &Session, op: &str, words: &mut [u64]) -> Result<()> {
-    let received = exchange_with_peers(sess, op, words.to_vec())?;
-    for theirs in &received {
-        for (acc, w) in words.iter_mut().zip(theirs.le_bytes()) {
-            *acc = acc.wrapping_add(u64::from_le_bytes(*w));
-        }
-    }
-    Ok(())
-}
-
 /// Opens one shared tensor to every party (one round; see [`open`]).
 ///
 /// # Errors
