@@ -28,7 +28,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Start N party processes (plus the trusted third party) on loopback, running the given
-    /// subcommand, and relay their output prefixed by rank.
+    /// subcommand, and relay their output prefixed by rank. Each process gets an equal share of
+    /// the cores as worker threads, unless RAYON_NUM_THREADS says otherwise.
     Launch(launch::LaunchArgs),
     /// Run one party (or the dealer) of a computation spread over machines.
     Run(launch::RunArgs),
