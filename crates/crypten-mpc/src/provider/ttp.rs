@@ -141,10 +141,15 @@ impl Provider for TrustedThirdParty {
                 replies.early.insert(next, words);
             }
         };
-        let mut words = words.iter();
+        let mut at = 0;
         for shape in dependent {
             let len: usize = shape.iter().product();
-            parts.push(RingTensor::new(shape, words.by_ref().take(len).collect())?);
+            let part = words.le_bytes()[at..at + len]
+                .iter()
+                .map(|w| u64::from_le_bytes(*w))
+                .collect();
+            parts.push(RingTensor::new(shape, part)?);
+            at += len;
         }
         Ok(parts)
     }
