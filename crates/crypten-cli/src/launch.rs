@@ -89,6 +89,7 @@ pub fn launch(args: &LaunchArgs) -> anyhow::Result<ExitCode> {
             args: vec!["ttp".into()],
         });
     }
+    let threads = threads_per_process(specs.len());
     let exe = std::env::current_exe().context("cannot locate the crypten executable")?;
     let mut children: Vec<(String, Child)> = Vec::new();
     let mut relays = Vec::new();
@@ -100,6 +101,7 @@ pub fn launch(args: &LaunchArgs) -> anyhow::Result<ExitCode> {
             .env("MASTER_ADDR", "127.0.0.1")
             .env("MASTER_PORT", port.to_string())
             .env("CRYPTEN_PROVIDER", &args.provider)
+            .env("RAYON_NUM_THREADS", &threads)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -126,6 +128,17 @@ pub fn launch(args: &LaunchArgs) -> anyhow::Result<ExitCode> {
         eprintln!("crypten launch: failed: {}", failures.join(", "));
         Ok(ExitCode::FAILURE)
     }
+}
+
+/// The worker threads each of `processes` processes on this machine gets: the user's
+/// `RAYON_NUM_THREADS` if set, otherwise an equal share of the cores (at least one). More
+/// threads than cores in all makes the parties preempt each other in the middle of their
+/// kernels, and idle workers spinning in one party take the core another party computes on.
+fn threads_per_process(processes: usize) -> String {
+    std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| {
+        let cores = thread::available_parallelism().map_or(1, |n| n.get());
+        (cores / processes.max(1)).max(1).to_string()
+    })
 }
 
 /// Copies a child's output line by line, prefixed by its label.

@@ -84,12 +84,54 @@ pub trait Communicator: Send + Sync {
         Ok(received)
     }
 
+    /// Queues `words` for `peer` as little-endian `u64` words, tagged `op`. Takes the words
+    /// by value so that an implementation can put them on the wire without copying them.
+    ///
+    /// # Errors
+    /// Any error of [`Communicator::send`].
+    fn send_words(&self, peer: usize, op: &str, words: Vec<u64>) -> Result<()> {
+        self.send(peer, op, u64s_to_bytes(&words))
+    }
+
+    /// Receives exactly `expected_len` little-endian `u64` words from `peer`, tagged `op`,
+    /// without copying them out of the frame (see [`Words`]).
+    ///
+    /// # Errors
+    /// Any error of [`Communicator::recv`]; `Malformed` when the payload is not
+    /// `8 * expected_len` bytes long.
+    fn recv_words(&self, peer: usize, op: &str, expected_len: usize) -> Result<Words> {
+        Words::from_payload(peer, op, self.recv(peer, op)?, expected_len)
+    }
+
+    /// One communication round of words: sends every `(peer, words)` in `sends` (see
+    /// [`Communicator::send_words`]), then receives from each `(peer, len)` in `recv_from`
+    /// exactly `len` words (results in the same order), and counts one round for `op`.
+    ///
+    /// # Errors
+    /// Any error of `send` or `recv`; `Malformed` when a payload has the wrong length.
+    fn exchange_words(
+        &self,
+        op: &str,
+        sends: Vec<(usize, Vec<u64>)>,
+        recv_from: &[(usize, usize)],
+    ) -> Result<Vec<Words>> {
+        for (peer, words) in sends {
+            self.send_words(peer, op, words)?;
+        }
+        let received = recv_from
+            .iter()
+            .map(|&(peer, len)| self.recv_words(peer, op, len))
+            .collect::<Result<Vec<_>>>()?;
+        self.stats().record_round(op);
+        Ok(received)
+    }
+
     /// Sends `data` to `peer` as little-endian `u64` words, tagged `op`.
     ///
     /// # Errors
     /// Any error of [`Communicator::send`].
     fn send_u64(&self, peer: usize, op: &str, data: &[u64]) -> Result<()> {
-        self.send(peer, op, u64s_to_bytes(data))
+        self.send_words(peer, op, data.to_vec())
     }
 
     /// Receives exactly `expected_len` little-endian `u64` words from `peer`, tagged `op`.
@@ -98,8 +140,7 @@ pub trait Communicator: Send + Sync {
     /// Any error of [`Communicator::recv`]; `Malformed` when the payload is not
     /// `8 * expected_len` bytes long.
     fn recv_u64(&self, peer: usize, op: &str, expected_len: usize) -> Result<Vec<u64>> {
-        let bytes = self.recv(peer, op)?;
-        bytes_to_u64s(peer, op, &bytes, expected_len)
+        Ok(self.recv_words(peer, op, expected_len)?.to_vec())
     }
 
     /// [`Communicator::exchange`] for `u64` words: sends every `(peer, words)` in `sends`,
@@ -116,15 +157,71 @@ pub trait Communicator: Send + Sync {
     ) -> Result<Vec<Vec<u64>>> {
         let sends = sends
             .iter()
-            .map(|&(peer, data)| (peer, u64s_to_bytes(data)))
+            .map(|&(peer, data)| (peer, data.to_vec()))
             .collect();
-        let peers: Vec<usize> = recv_from.iter().map(|&(peer, _)| peer).collect();
-        let received = self.exchange(op, sends, &peers)?;
-        received
-            .iter()
-            .zip(recv_from)
-            .map(|(bytes, &(peer, len))| bytes_to_u64s(peer, op, bytes, len))
-            .collect()
+        let received = self.exchange_words(op, sends, recv_from)?;
+        Ok(received.iter().map(Words::to_vec).collect())
+    }
+}
+
+/// Little-endian `u64` words received from a peer, decoded where they lie: a frame's payload
+/// is only byte-aligned, so rather than copying it into a `Vec<u64>`, loops read each word
+/// from its 8 bytes with `u64::from_le_bytes` (an unaligned load on little-endian machines).
+/// `Debug` prints the length only.
+pub struct Words {
+    bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for Words {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Words").field("len", &self.len()).finish()
+    }
+}
+
+impl Words {
+    /// Checks that a payload of `peer` for `op` holds exactly `expected_len` words.
+    fn from_payload(peer: usize, op: &str, bytes: Vec<u8>, expected_len: usize) -> Result<Words> {
+        if Some(bytes.len()) != expected_len.checked_mul(8) {
+            return Err(Error::Malformed {
+                peer,
+                op: op.to_owned(),
+                reason: format!(
+                    "payload of {} bytes, expected {expected_len} u64 words ({} bytes)",
+                    bytes.len(),
+                    expected_len.saturating_mul(8)
+                ),
+            });
+        }
+        Ok(Words { bytes })
+    }
+
+    /// The number of words.
+    pub fn len(&self) -> usize {
+        self.bytes.len() / 8
+    }
+
+    /// Whether there are no words.
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// Each word's 8 little-endian bytes; decode one with `u64::from_le_bytes`.
+    pub fn le_bytes(&self) -> &[[u8; 8]] {
+        self.bytes.as_chunks::<8>().0
+    }
+
+    /// The words, decoded.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = u64> + '_ {
+        self.le_bytes().iter().map(|&w| u64::from_le_bytes(w))
+    }
+
+    /// The words, decoded into a vector.
+    pub fn to_vec(&self) -> Vec<u64> {
+        if cfg!(target_endian = "little") {
+            bytemuck::pod_collect_to_vec::<u8, u64>(&self.bytes)
+        } else {
+            self.iter().collect()
+        }
     }
 }
 
@@ -141,40 +238,11 @@ pub(crate) fn check_peer(peer: usize, rank: usize, world_size: usize) -> Result<
 }
 
 /// Little-endian bytes of `words`.
-fn u64s_to_bytes(words: &[u64]) -> Vec<u8> {
+pub(crate) fn u64s_to_bytes(words: &[u64]) -> Vec<u8> {
     if cfg!(target_endian = "little") {
         bytemuck::cast_slice::<u64, u8>(words).to_vec()
     } else {
         words.iter().flat_map(|w| w.to_le_bytes()).collect()
-    }
-}
-
-/// Decodes little-endian words from a payload of `peer` for `op`, which must hold exactly
-/// `expected_len` of them.
-fn bytes_to_u64s(peer: usize, op: &str, bytes: &[u8], expected_len: usize) -> Result<Vec<u64>> {
-    if Some(bytes.len()) != expected_len.checked_mul(8) {
-        return Err(Error::Malformed {
-            peer,
-            op: op.to_owned(),
-            reason: format!(
-                "payload of {} bytes, expected {expected_len} u64 words ({} bytes)",
-                bytes.len(),
-                expected_len.saturating_mul(8)
-            ),
-        });
-    }
-    if cfg!(target_endian = "little") {
-        // The received buffer is only byte-aligned, so copy rather than cast in place.
-        Ok(bytemuck::pod_collect_to_vec::<u8, u64>(bytes))
-    } else {
-        Ok(bytes
-            .chunks_exact(8)
-            .map(|c| {
-                let mut w = [0u8; 8];
-                w.copy_from_slice(c);
-                u64::from_le_bytes(w)
-            })
-            .collect())
     }
 }
 
@@ -188,14 +256,14 @@ mod tests {
         let words = [0, 1, u64::MAX, 0x0102_0304_0506_0708];
         let bytes = u64s_to_bytes(&words);
         assert_eq!(&bytes[24..32], &[8, 7, 6, 5, 4, 3, 2, 1]);
-        // An unaligned view of the same bytes decodes the same.
-        let mut shifted = vec![0u8];
-        shifted.extend_from_slice(&bytes);
-        assert_eq!(bytes_to_u64s(1, "op", &shifted[1..], 4).unwrap(), words);
+        let received = Words::from_payload(1, "op", bytes.clone(), 4).unwrap();
+        assert_eq!(received.to_vec(), words);
+        assert_eq!(received.iter().collect::<Vec<_>>(), words);
+        assert_eq!(received.len(), 4);
         assert!(matches!(
-            bytes_to_u64s(1, "op", &bytes, 3),
+            Words::from_payload(1, "op", bytes.clone(), 3),
             Err(Error::Malformed { peer: 1, .. })
         ));
-        assert!(bytes_to_u64s(1, "op", &bytes, usize::MAX).is_err());
+        assert!(Words::from_payload(1, "op", bytes, usize::MAX).is_err());
     }
 }

@@ -20,7 +20,7 @@ mod rendezvous;
 mod stats;
 mod tcp;
 
-pub use communicator::{CommConfig, Communicator};
+pub use communicator::{CommConfig, Communicator, Words};
 pub use error::{Error, Result};
 pub use frame::{FRAME_HEADER_BYTES, MAX_OP_NAME};
 pub use memory::MemoryComm;

@@ -7,7 +7,7 @@
 //! channel receive with a timeout, and a connection that ends is noticed at once rather than
 //! when the timeout expires. Connection set-up lives in `rendezvous.rs`.
 
-use crate::communicator::check_peer;
+use crate::communicator::{check_peer, u64s_to_bytes};
 use crate::frame::{
     Frame, FrameError, MAX_HEAD_BYTES, ReadError, check_expected, check_op_name, encode_head,
     read_frame, wire_bytes,
@@ -21,9 +21,10 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 use tracing::debug;
 
-/// Socket buffers of the reader and writer threads. Payloads larger than this bypass them and
-/// go straight between the socket and the payload's own buffer.
-const IO_BUFFER_BYTES: usize = 4 << 20;
+/// Socket buffers of the reader and writer threads: they gather small frames into few system
+/// calls. Payloads larger than this bypass them and go straight between the socket and the
+/// payload's own buffer (a buffer larger than the payloads would copy each of them once more).
+const IO_BUFFER_BYTES: usize = 64 << 10;
 
 /// How long `drop` waits for reader threads after shutting their sockets down (they wake at
 /// once on Linux; the grace only matters on platforms where they might not).
@@ -34,7 +35,23 @@ const READER_EXIT_GRACE: Duration = Duration::from_secs(1);
 struct Outgoing {
     head: [u8; MAX_HEAD_BYTES],
     head_len: usize,
-    payload: Vec<u8>,
+    payload: Payload,
+}
+
+/// A payload as the sender handed it over.
+enum Payload {
+    Bytes(Vec<u8>),
+    /// Words on a little-endian machine, whose memory already holds their wire encoding.
+    Words(Vec<u64>),
+}
+
+impl Payload {
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::Bytes(bytes) => bytes,
+            Self::Words(words) => bytemuck::cast_slice(words),
+        }
+    }
 }
 
 /// What a reader thread hands to `recv`. Decoding failures carry no peer or operation: the
@@ -267,6 +284,31 @@ impl TcpComm {
             }),
         }
     }
+
+    /// Queues a frame for `peer`'s writer thread and counts it.
+    fn enqueue(&self, peer: usize, op: &str, payload: Payload) -> Result<()> {
+        let link = self.link(peer)?;
+        check_op_name(op)?;
+        let len = payload.as_bytes().len();
+        let closed = || Error::PeerClosed {
+            peer,
+            op: op.to_owned(),
+        };
+        let mut outbox = lock(&link.outbox);
+        let (head, head_len) = encode_head(outbox.next_seq, op, len as u64);
+        let tx = outbox.tx.as_ref().ok_or_else(closed)?;
+        // Fails only when the writer thread has stopped, i.e. the connection broke.
+        tx.send(Outgoing {
+            head,
+            head_len,
+            payload,
+        })
+        .map_err(|_| closed())?;
+        outbox.next_seq += 1;
+        drop(outbox);
+        self.stats.record_send(op, wire_bytes(op, len));
+        Ok(())
+    }
 }
 
 /// Writes queued frames until every sender is gone, then half-closes the connection so the
@@ -295,7 +337,7 @@ fn write_loop(peer: usize, stream: &TcpStream, rx: &Receiver<Outgoing>) {
 
 fn write_frame(out: &mut impl Write, frame: &Outgoing) -> io::Result<()> {
     out.write_all(&frame.head[..frame.head_len])?;
-    out.write_all(&frame.payload)
+    out.write_all(frame.payload.as_bytes())
 }
 
 /// Decodes frames until the connection ends or fails, or `recv`'s side is gone.
@@ -360,27 +402,15 @@ impl Communicator for TcpComm {
     }
 
     fn send(&self, peer: usize, op: &str, payload: Vec<u8>) -> Result<()> {
-        let link = self.link(peer)?;
-        check_op_name(op)?;
-        let bytes = wire_bytes(op, payload.len());
-        let closed = || Error::PeerClosed {
-            peer,
-            op: op.to_owned(),
-        };
-        let mut outbox = lock(&link.outbox);
-        let (head, head_len) = encode_head(outbox.next_seq, op, payload.len() as u64);
-        let tx = outbox.tx.as_ref().ok_or_else(closed)?;
-        // Fails only when the writer thread has stopped, i.e. the connection broke.
-        tx.send(Outgoing {
-            head,
-            head_len,
-            payload,
-        })
-        .map_err(|_| closed())?;
-        outbox.next_seq += 1;
-        drop(outbox);
-        self.stats.record_send(op, bytes);
-        Ok(())
+        self.enqueue(peer, op, Payload::Bytes(payload))
+    }
+
+    fn send_words(&self, peer: usize, op: &str, words: Vec<u64>) -> Result<()> {
+        if cfg!(target_endian = "little") {
+            self.enqueue(peer, op, Payload::Words(words))
+        } else {
+            self.send(peer, op, u64s_to_bytes(&words))
+        }
     }
 
     fn recv(&self, peer: usize, op: &str) -> Result<Vec<u8>> {

@@ -21,7 +21,7 @@ pub use conv::{Conv1dParams, Conv2dParams};
 pub use conv_direct::{ConvElement, conv2d_direct, conv2d_input_grad, conv2d_weight_grad};
 pub use encoder::FixedPointEncoder;
 pub use error::{Error, Result};
-pub use kernels::{KernelLevel, gemm_u64, gemm_u64_naive, gemm_u64_with};
+pub use kernels::{KernelLevel, gemm_u64, gemm_u64_acc, gemm_u64_naive, gemm_u64_with};
 pub use prg::{Prg, SEED_LEN, Seed};
 pub use shape::broadcast_shapes;
 pub use tensor::RingTensor;

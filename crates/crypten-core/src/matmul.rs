@@ -1,7 +1,7 @@
 //! Matrix products of ring tensors, with the shape rules of `numpy.matmul` / `torch.matmul`
 //! (1-D promotion, broadcast batch dimensions), lowered onto [`gemm_u64`].
 
-use crate::kernels::gemm_u64;
+use crate::kernels::{gemm_u64, gemm_u64_acc};
 use crate::{Error, Result, RingTensor};
 use rayon::prelude::*;
 
@@ -23,6 +23,32 @@ impl RingTensor {
     /// `ShapeMismatch` with op `"matmul"` when an operand is 0-d, the inner dimensions differ, or
     /// the batch dimensions do not broadcast.
     pub fn matmul(&self, rhs: &RingTensor) -> Result<RingTensor> {
+        let plan = self.matmul_plan(rhs)?;
+        let mut out = RingTensor::zeros(&plan.out_shape);
+        self.matmul_into(rhs, &plan, &mut out.data, false);
+        Ok(out)
+    }
+
+    /// `out += self.matmul(rhs)`, without a temporary for the product.
+    ///
+    /// # Errors
+    /// As [`RingTensor::matmul`]; `ShapeMismatch` with op `"matmul_acc"` when `out` does not
+    /// have the product's shape.
+    pub fn matmul_acc(&self, rhs: &RingTensor, out: &mut RingTensor) -> Result<()> {
+        let plan = self.matmul_plan(rhs)?;
+        if out.shape != plan.out_shape {
+            return Err(Error::ShapeMismatch {
+                op: "matmul_acc",
+                lhs: out.shape.clone(),
+                rhs: plan.out_shape,
+            });
+        }
+        self.matmul_into(rhs, &plan, &mut out.data, true);
+        Ok(())
+    }
+
+    /// Checks that `self.matmul(rhs)` is defined and works out its dimensions.
+    fn matmul_plan(&self, rhs: &RingTensor) -> Result<Plan> {
         let mismatch = || Error::ShapeMismatch {
             op: "matmul",
             lhs: self.shape.clone(),
@@ -58,36 +84,60 @@ impl RingTensor {
         if rhs_nd > 1 {
             out_shape.push(n);
         }
-        let mut out = RingTensor::zeros(&out_shape);
-        if out.data.is_empty() {
-            return Ok(out);
-        }
+        Ok(Plan {
+            m,
+            k,
+            n,
+            a_batch: a_batch.to_vec(),
+            b_batch: b_batch.to_vec(),
+            batch,
+            out_shape,
+        })
+    }
 
-        if b_batch.is_empty() {
+    /// `out = self.matmul(rhs)`, or `out += ...` when `accumulate`, following `plan`.
+    fn matmul_into(&self, rhs: &RingTensor, plan: &Plan, out: &mut [u64], accumulate: bool) {
+        if out.is_empty() {
+            return;
+        }
+        let gemm = if accumulate { gemm_u64_acc } else { gemm_u64 };
+        let Plan { m, k, n, .. } = *plan;
+        if plan.b_batch.is_empty() {
             // One weight matrix for every batch entry: the batch folds into the rows of a single
             // larger GEMM, since `self`'s batch blocks are contiguous rows.
             // `out` is not empty, so n >= 1.
-            let rows = out.data.len() / n;
-            gemm_u64(rows, k, n, &self.data, &rhs.data, &mut out.data);
-            return Ok(out);
+            let rows = out.len() / n;
+            gemm(rows, k, n, &self.data, &rhs.data, out);
+            return;
         }
 
-        let a_index = batch_sources(&batch, a_batch);
-        let b_index = batch_sources(&batch, b_batch);
+        let a_index = batch_sources(&plan.batch, &plan.a_batch);
+        let b_index = batch_sources(&plan.batch, &plan.b_batch);
         let (a_len, b_len) = (m * k, k * n);
         let product = |(i, c): (usize, &mut [u64])| {
             let a = &self.data[a_index[i] * a_len..][..a_len];
             let b = &rhs.data[b_index[i] * b_len..][..b_len];
-            gemm_u64(m, k, n, a, b, c);
+            gemm(m, k, n, a, b, c);
         };
-        let work = out.data.len().saturating_mul(k);
+        let work = out.len().saturating_mul(k);
         if a_index.len() > 1 && work >= PAR_BATCH_MIN_WORK {
-            out.data.par_chunks_mut(m * n).enumerate().for_each(product);
+            out.par_chunks_mut(m * n).enumerate().for_each(product);
         } else {
-            out.data.chunks_mut(m * n).enumerate().for_each(product);
+            out.chunks_mut(m * n).enumerate().for_each(product);
         }
-        Ok(out)
     }
+}
+
+/// The dimensions of a product: the matrices are `m x k` and `k x n`; the operands' batch
+/// shapes broadcast to `batch`.
+struct Plan {
+    m: usize,
+    k: usize,
+    n: usize,
+    a_batch: Vec<usize>,
+    b_batch: Vec<usize>,
+    batch: Vec<usize>,
+    out_shape: Vec<usize>,
 }
 
 /// Broadcasts two batch shapes (right aligned, 1 stretches); `None` if they are incompatible.
@@ -224,6 +274,19 @@ mod tests {
         let (shape, data) = reference(&a, &b);
         assert_eq!(got.shape, shape, "{a_shape:?} x {b_shape:?}");
         assert!(got.data == data, "{a_shape:?} x {b_shape:?}: values differ");
+        // Accumulating adds the same product to what the output held.
+        let mut acc = tensor(&shape, 3);
+        let want: Vec<u64> = acc
+            .data
+            .iter()
+            .zip(&data)
+            .map(|(s, p)| s.wrapping_add(*p))
+            .collect();
+        a.matmul_acc(&b, &mut acc).expect("shapes are compatible");
+        assert!(
+            acc.data == want,
+            "{a_shape:?} x {b_shape:?}: accumulated values differ"
+        );
     }
 
     #[test]
@@ -286,6 +349,14 @@ mod tests {
                 other => panic!("{x:?} x {y:?}: expected ShapeMismatch, got {other:?}"),
             }
         }
+        let mut wrong = tensor(&[2, 3], 3);
+        assert!(matches!(
+            tensor(&[2, 4], 1).matmul_acc(&tensor(&[4, 2], 2), &mut wrong),
+            Err(Error::ShapeMismatch {
+                op: "matmul_acc",
+                ..
+            })
+        ));
     }
 
     #[test]

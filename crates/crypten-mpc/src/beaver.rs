@@ -8,9 +8,10 @@
 //! because `a` and `b` are. These are ring products: fixed-point callers truncate afterwards
 //! (see `truncate`), or, with 3+ parties, defer the truncation (see `deferred`).
 
-use crate::provider::{Pending, Request};
-use crate::share::{open, open_words};
-use crate::{Bilinear, Result, Session};
+use crate::provider::Request;
+use crate::share::{add_received, open, receive_from_peers, send_to_peers};
+use crate::{Bilinear, Error, Result, Session};
+use crypten_comm::Words;
 use crypten_core::RingTensor;
 use rayon::prelude::*;
 
@@ -36,61 +37,116 @@ pub fn bilinear(
     // Checks shapes before anything leaves this party.
     request.part_shapes()?;
     let pending = sess.provider().begin(sess.comm(), request)?;
-    if *op == Bilinear::Mul && x.shape() == y.shape() {
-        return elementwise_product(sess, x, y, pending);
-    }
-    let e = x.sub(&pending.parts[0])?;
-    let f = y.sub(&pending.parts[1])?;
-    let opened = open(sess, op.name(), &[&e, &f])?;
+    let (a, b) = (pending.parts[0].data(), pending.parts[1].data());
+    // This party's `x - a` and `y - b`, laid out as they go on the wire.
+    let mut masked = Vec::with_capacity(x.numel() + y.numel());
+    difference(x.data(), a)
+        .chain(difference(y.data(), b))
+        .collect_into_vec(&mut masked);
+    send_to_peers(sess, op.name(), masked)?;
+    // While the masked values travel: a first party's party 0 computes `c` here.
     let parts = sess.provider().finish(sess.comm(), pending)?;
-    let (e, f) = (&opened[0], &opened[1]);
-    let mut z = op.apply(e, y)?;
-    z.add_assign(&op.apply(&parts[0], f)?)?;
-    z.add_assign(&parts[2])?;
+    let received = receive_from_peers(sess, op.name(), x.numel() + y.numel())?;
+    let [a, b, c] = <[RingTensor; 3]>::try_from(parts).map_err(|_| Error::Provider {
+        provider: sess.provider().name(),
+        op: op.name().into(),
+        reason: "a triple must have three parts".into(),
+    })?;
+    if *op == Bilinear::Mul && x.shape() == y.shape() {
+        return Ok(elementwise_product(x, y, &a, &b, c, &received));
+    }
+    // The opened `e = x - a` and `f = y - b`: this party's differences plus the peers'.
+    let e = opened(x, &a, &received, 0)?;
+    let f = opened(y, &b, &received, x.numel())?;
+    if *op == Bilinear::Matmul {
+        // Both products accumulate into `c`'s buffer: no temporaries, no passes to add them.
+        let mut z = c;
+        e.matmul_acc(y, &mut z)?;
+        a.matmul_acc(&f, &mut z)?;
+        return Ok(z);
+    }
+    let mut z = op.apply(&e, y)?;
+    z.add_assign(&op.apply(&a, &f)?)?;
+    z.add_assign(&c)?;
     Ok(z)
 }
 
-/// The same-shape elementwise product in single passes: the masked values are written straight
-/// into the buffer that goes on the wire, and `z = e*y + a*f + c` is one loop.
+/// `x - a`, elementwise (in parallel for large tensors).
+fn difference<'a>(x: &'a [u64], a: &'a [u64]) -> impl IndexedParallelIterator<Item = u64> + 'a {
+    x.par_iter()
+        .zip(a)
+        .with_min_len(MIN_CHUNK)
+        .map(|(x, a)| x.wrapping_sub(*a))
+}
+
+/// The opened value of `x - a` from this party's `x` and `a` and the peers' words `at..`.
+fn opened(x: &RingTensor, a: &RingTensor, received: &[Words], at: usize) -> Result<RingTensor> {
+    let mine = x
+        .data()
+        .iter()
+        .zip(a.data())
+        .map(|(x, a)| x.wrapping_sub(*a));
+    Ok(RingTensor::new(
+        x.shape(),
+        add_received(mine, received, at),
+    )?)
+}
+
+/// The same-shape elementwise product in one pass, over blocks that stay in L1: each block
+/// opens `e` and `f` from this party's differences and the peers' words, then computes
+/// `z = e*y + a*f + c` in `c`'s own buffer.
 fn elementwise_product(
-    sess: &Session,
     x: &RingTensor,
     y: &RingTensor,
-    pending: Pending,
-) -> Result<RingTensor> {
+    a: &RingTensor,
+    b: &RingTensor,
+    mut c: RingTensor,
+    received: &[Words],
+) -> RingTensor {
     let n = x.numel();
-    let (a, b) = (pending.parts[0].data(), pending.parts[1].data());
-    let mut words = vec![0u64; 2 * n];
-    let (e_part, f_part) = words.split_at_mut(n);
-    e_part
-        .par_iter_mut()
-        .zip(x.data().par_iter().zip(a))
-        .with_min_len(MIN_CHUNK)
-        .for_each(|(o, (&xv, &av))| *o = xv.wrapping_sub(av));
-    f_part
-        .par_iter_mut()
-        .zip(y.data().par_iter().zip(b))
-        .with_min_len(MIN_CHUNK)
-        .for_each(|(o, (&yv, &bv))| *o = yv.wrapping_sub(bv));
-    open_words(sess, "mul", &mut words)?;
-    let parts = sess.provider().finish(sess.comm(), pending)?;
-    let (e, f) = words.split_at(n);
-    let (a, c) = (parts[0].data(), parts[2].data());
-    let mut z = vec![0u64; n];
-    z.par_iter_mut()
+    let (x, y, a, b) = (x.data(), y.data(), a.data(), b.data());
+    c.data_mut()
+        .par_chunks_mut(BLOCK)
         .enumerate()
-        .with_min_len(MIN_CHUNK)
-        .for_each(|(i, o)| {
-            *o = e[i]
-                .wrapping_mul(y.data()[i])
-                .wrapping_add(a[i].wrapping_mul(f[i]))
-                .wrapping_add(c[i])
+        .with_min_len(MIN_CHUNK / BLOCK)
+        .for_each(|(blk, z)| {
+            let at = blk * BLOCK;
+            let len = z.len();
+            let (x, y, a, b) = (
+                &x[at..at + len],
+                &y[at..at + len],
+                &a[at..at + len],
+                &b[at..at + len],
+            );
+            let (mut e, mut f) = ([0u64; BLOCK], [0u64; BLOCK]);
+            let (e, f) = (&mut e[..len], &mut f[..len]);
+            for i in 0..len {
+                e[i] = x[i].wrapping_sub(a[i]);
+                f[i] = y[i].wrapping_sub(b[i]);
+            }
+            for theirs in received {
+                let words = theirs.le_bytes();
+                let (we, wf) = (&words[at..at + len], &words[n + at..n + at + len]);
+                for i in 0..len {
+                    e[i] = e[i].wrapping_add(u64::from_le_bytes(we[i]));
+                    f[i] = f[i].wrapping_add(u64::from_le_bytes(wf[i]));
+                }
+            }
+            for i in 0..len {
+                z[i] = e[i]
+                    .wrapping_mul(y[i])
+                    .wrapping_add(a[i].wrapping_mul(f[i]))
+                    .wrapping_add(z[i]);
+            }
         });
-    Ok(RingTensor::new(x.shape(), z)?)
+    c
 }
 
 /// Elements below which splitting a loop across threads costs more than it saves.
 const MIN_CHUNK: usize = 1 << 15;
+
+/// Elements per block of the fused elementwise product: its blocks of words fit in L1.
+const BLOCK: usize = 512;
 
 /// The ring square `x * x` with a square pair `(r, r^2)`: open `e = x - r`, then
 /// `z_i = s_i + 2 e r_i`, plus `e^2` at party 0.

@@ -3,6 +3,7 @@
 //! A value `x` in Z/2^64 is held as shares `x_0 .. x_{N-1}` with `x = sum x_i (mod 2^64)`.
 
 use crate::{Error, Result, Session};
+use crypten_comm::Words;
 use crypten_core::RingTensor;
 
 /// Shares a value held by party `src` among all parties, without communication: every party
@@ -73,43 +74,20 @@ pub(crate) fn source_value<'a>(
 /// # Errors
 /// Communication failures (the error names the peer and `op`).
 pub fn open(sess: &Session, op: &str, shares: &[&RingTensor]) -> Result<Vec<RingTensor>> {
-    let mut words = concat(shares);
-    open_words(sess, op, &mut words)?;
-    split(shares, words)
-}
-
-/// Opens a flat buffer of shares in place, in one round: on return `words` holds the sums of
-/// every party's buffer. The building block of [`open`] for protocols that lay out their
-/// masked values themselves.
-///
-/// Rounds: 1. Bytes sent per party: `8 * (N-1) * words.len()` plus frame headers.
-///
-/// # Errors
-/// Communication failures (the error names the peer and `op`).
-pub fn open_words(sess: &Session, op: &str, words: &mut [u64]) -> Result<()> {
-    let received = exchange_with_peers(sess, op, words)?;
-    for theirs in &received {
-        for (acc, w) in words.iter_mut().zip(theirs) {
-            *acc = acc.wrapping_add(*w);
-        }
+    let mut words = Vec::with_capacity(shares.iter().map(|s| s.numel()).sum());
+    for s in shares {
+        words.extend_from_slice(s.data());
     }
-    Ok(())
-}
-
-/// One round in which this party sends `words` to every other party and receives as many
-/// words from each (in rank order): the exchange every opening is made of.
-///
-/// # Errors
-/// Communication failures (the error names the peer and `op`).
-pub(crate) fn exchange_with_peers(
-    sess: &Session,
-    op: &str,
-    words: &[u64],
-) -> Result<Vec<Vec<u64>>> {
-    let peers: Vec<usize> = sess.peers().collect();
-    let sends: Vec<(usize, &[u64])> = peers.iter().map(|&p| (p, words)).collect();
-    let recv_from: Vec<(usize, usize)> = peers.iter().map(|&p| (p, words.len())).collect();
-    Ok(sess.comm().exchange_u64(op, &sends, &recv_from)?)
+    let received = exchange_with_peers(sess, op, words)?;
+    let mut at = 0;
+    shares
+        .iter()
+        .map(|s| {
+            let opened = add_received(s.data().iter().copied(), &received, at);
+            at += s.numel();
+            Ok(RingTensor::new(s.shape(), opened)?)
+        })
+        .collect()
 }
 
 /// Opens one shared tensor to every party (one round; see [`open`]).
@@ -136,43 +114,77 @@ pub fn reveal_to(sess: &Session, share: &RingTensor, dst: usize) -> Result<Optio
     let op = "reveal_to";
     if sess.rank() == dst {
         let peers: Vec<(usize, usize)> = sess.peers().map(|p| (p, share.numel())).collect();
-        let received = sess.comm().exchange_u64(op, &[], &peers)?;
-        let mut sum = share.clone();
-        for words in &received {
-            for (acc, w) in sum.data_mut().iter_mut().zip(words) {
-                *acc = acc.wrapping_add(*w);
-            }
-        }
-        Ok(Some(sum))
+        let received = sess.comm().exchange_words(op, Vec::new(), &peers)?;
+        let sum = add_received(share.data().iter().copied(), &received, 0);
+        Ok(Some(RingTensor::new(share.shape(), sum)?))
     } else {
-        sess.comm().exchange_u64(op, &[(dst, share.data())], &[])?;
+        let words = share.data().to_vec();
+        sess.comm().exchange_words(op, vec![(dst, words)], &[])?;
         Ok(None)
     }
 }
 
-fn concat(parts: &[&RingTensor]) -> Vec<u64> {
-    if let [one] = parts {
-        return one.data().to_vec();
-    }
-    let mut out = Vec::with_capacity(parts.iter().map(|p| p.numel()).sum());
-    for p in parts {
-        out.extend_from_slice(p.data());
-    }
-    out
+/// One round in which this party sends `words` to every other party and receives as many
+/// words from each (in rank order): the exchange every opening is made of.
+///
+/// # Errors
+/// Communication failures (the error names the peer and `op`).
+pub(crate) fn exchange_with_peers(sess: &Session, op: &str, words: Vec<u64>) -> Result<Vec<Words>> {
+    let len = words.len();
+    send_to_peers(sess, op, words)?;
+    receive_from_peers(sess, op, len)
 }
 
-fn split(shapes_of: &[&RingTensor], words: Vec<u64>) -> Result<Vec<RingTensor>> {
-    if let [one] = shapes_of {
-        return Ok(vec![RingTensor::new(one.shape(), words)?]);
+/// The first half of [`exchange_with_peers`]: sends `words` to every other party, without a
+/// copy for the last one. Work that needs nobody else's words can run before the second half,
+/// [`receive_from_peers`], while they travel.
+///
+/// # Errors
+/// Communication failures (the error names the peer and `op`).
+pub(crate) fn send_to_peers(sess: &Session, op: &str, words: Vec<u64>) -> Result<()> {
+    let peers: Vec<usize> = sess.peers().collect();
+    if let Some((&last, others)) = peers.split_last() {
+        for &peer in others {
+            sess.comm().send_words(peer, op, words.clone())?;
+        }
+        sess.comm().send_words(last, op, words)?;
     }
-    let mut out = Vec::with_capacity(shapes_of.len());
-    let mut offset = 0;
-    for t in shapes_of {
-        out.push(RingTensor::new(
-            t.shape(),
-            words[offset..offset + t.numel()].to_vec(),
-        )?);
-        offset += t.numel();
+    Ok(())
+}
+
+/// The second half of [`exchange_with_peers`]: receives `len` words from every other party
+/// (in rank order) and counts the round.
+///
+/// # Errors
+/// Communication failures (the error names the peer and `op`).
+pub(crate) fn receive_from_peers(sess: &Session, op: &str, len: usize) -> Result<Vec<Words>> {
+    let received = sess
+        .peers()
+        .map(|peer| sess.comm().recv_words(peer, op, len))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    sess.comm().stats().record_round(op);
+    Ok(received)
+}
+
+/// `mine` plus, word by word, every peer's words `at..at + mine.len()`: this party's share of
+/// a stretch of an opening, summed with the peers' shares of it.
+pub(crate) fn add_received(
+    mine: impl ExactSizeIterator<Item = u64>,
+    received: &[Words],
+    at: usize,
+) -> Vec<u64> {
+    let n = mine.len();
+    let Some((first, rest)) = received.split_first() else {
+        return mine.collect();
+    };
+    let mut out: Vec<u64> = mine
+        .zip(&first.le_bytes()[at..at + n])
+        .map(|(m, w)| m.wrapping_add(u64::from_le_bytes(*w)))
+        .collect();
+    for theirs in rest {
+        for (o, w) in out.iter_mut().zip(&theirs.le_bytes()[at..at + n]) {
+            *o = o.wrapping_add(u64::from_le_bytes(*w));
+        }
     }
-    Ok(out)
+    out
 }

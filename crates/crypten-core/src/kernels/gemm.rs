@@ -59,14 +59,17 @@ pub(super) struct Operands<'a> {
     pub(super) b: &'a [u64],
 }
 
-/// `c = a * b`, wrapping, on up to `threads` threads of the current rayon pool.
-pub(super) fn gemm(isa: Isa, ops: Operands<'_>, c: &mut [u64], threads: usize) {
+/// `c = a * b` (`c += a * b` when `accumulate`), wrapping, on up to `threads` threads of the
+/// current rayon pool.
+pub(super) fn gemm(isa: Isa, ops: Operands<'_>, c: &mut [u64], threads: usize, accumulate: bool) {
     let Operands { m, k, n, .. } = ops;
     if m == 0 || n == 0 {
         return;
     }
     if k == 0 {
-        c.fill(0);
+        if !accumulate {
+            c.fill(0);
+        }
         return;
     }
     let work = m.saturating_mul(n).saturating_mul(k);
@@ -87,10 +90,11 @@ pub(super) fn gemm(isa: Isa, ops: Operands<'_>, c: &mut [u64], threads: usize) {
         Isa::Avx512(_) => AVX512_MR,
     };
     if n <= DOT_MAX_N && m > n {
-        dot_path(isa, ops, c, parts);
+        dot_path(isa, ops, c, parts, accumulate);
     } else if m < 2 * tile_rows || work <= SMALL_WORK {
-        row_path(isa, ops, c, parts);
+        row_path(isa, ops, c, parts, accumulate);
     } else {
+        let c = (c, accumulate);
         match isa {
             Isa::Scalar => blocked::<SCALAR_MR, SCALAR_NR, _>(ops, c, parts, tile_scalar),
             Isa::Avx2(t) => {
@@ -234,10 +238,11 @@ fn pack_a<const MR: usize>(
     }
 }
 
-/// The packed path (see the module docs); `tile` is the register kernel for MR x NR.
+/// The packed path (see the module docs) into `c`, added to it when `accumulate`; `tile` is
+/// the register kernel for MR x NR.
 fn blocked<const MR: usize, const NR: usize, T>(
     ops: Operands<'_>,
-    c: &mut [u64],
+    (c, accumulate): (&mut [u64], bool),
     parts: usize,
     tile: T,
 ) where
@@ -254,7 +259,7 @@ fn blocked<const MR: usize, const NR: usize, T>(
             let a_len = height.min(MC).div_ceil(MR) * MR * KC.min(k);
             with_scratch(&PACKED_A, a_len, |abuf| {
                 let abuf = abuf.as_chunks_mut::<MR>().0;
-                run_block(&mut block, (k, a, bpack), abuf, &tile)
+                run_block(&mut block, (k, a, bpack), abuf, &tile, accumulate)
             });
         });
     });
@@ -266,11 +271,14 @@ fn run_block<const MR: usize, const NR: usize, T>(
     (k, a, bpack): (usize, &[u64], &[[u64; NR]]),
     abuf: &mut [[u64; MR]],
     tile: &T,
+    accumulate: bool,
 ) where
     T: Fn(&[[u64; MR]], &[[u64; NR]], &mut [[u64; NR]; MR]),
 {
     let width = block.rows.first().map_or(0, |r| r.len());
-    block.rows.iter_mut().for_each(|r| r.fill(0));
+    if !accumulate {
+        block.rows.iter_mut().for_each(|r| r.fill(0));
+    }
     let mut acc = [[0u64; NR]; MR];
     for p0 in (0..k).step_by(KC) {
         let kc = KC.min(k - p0);
@@ -300,12 +308,14 @@ fn run_block<const MR: usize, const NR: usize, T>(
 
 /// Row path for short A: each row of C is accumulated from scaled rows of B, in column strips
 /// and k slices so the slice of B is re-read from cache rather than memory for every row.
-fn row_path(isa: Isa, ops: Operands<'_>, c: &mut [u64], parts: usize) {
+fn row_path(isa: Isa, ops: Operands<'_>, c: &mut [u64], parts: usize, accumulate: bool) {
     let Operands { m, k, n, a, b } = ops;
     // Column blocks first: with few rows, rows cannot feed the threads.
     let blocks = split_c(c, m, n, m, STRIP_COLS, parts);
     for_each_block(blocks, |mut block| {
-        block.rows.iter_mut().for_each(|r| r.fill(0));
+        if !accumulate {
+            block.rows.iter_mut().for_each(|r| r.fill(0));
+        }
         let width = block.rows.first().map_or(0, |r| r.len());
         for j0 in (0..width).step_by(STRIP_COLS) {
             let w = STRIP_COLS.min(width - j0);
@@ -323,7 +333,7 @@ fn row_path(isa: Isa, ops: Operands<'_>, c: &mut [u64], parts: usize) {
 }
 
 /// Dot-product path for narrow B: B is transposed (n x k, tiny) and each C entry is one dot.
-fn dot_path(isa: Isa, ops: Operands<'_>, c: &mut [u64], parts: usize) {
+fn dot_path(isa: Isa, ops: Operands<'_>, c: &mut [u64], parts: usize, accumulate: bool) {
     let Operands { m, k, n, a, b } = ops;
     let mut bt = vec![0u64; n * k];
     for (p, brow) in b.chunks_exact(n).enumerate() {
@@ -336,7 +346,12 @@ fn dot_path(isa: Isa, ops: Operands<'_>, c: &mut [u64], parts: usize) {
         for (i, crow) in block.rows.into_iter().enumerate() {
             let arow = &a[(block.row0 + i) * k..][..k];
             for (cv, bcol) in crow.iter_mut().zip(bt.chunks_exact(k)) {
-                *cv = isa.dot(arow, bcol);
+                let dot = isa.dot(arow, bcol);
+                *cv = if accumulate {
+                    cv.wrapping_add(dot)
+                } else {
+                    dot
+                };
             }
         }
     });

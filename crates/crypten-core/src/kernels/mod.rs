@@ -68,9 +68,31 @@ pub fn gemm_u64_with(
     b: &[u64],
     c: &mut [u64],
 ) {
+    gemm_into(level, (m, k, n), a, b, c, false);
+}
+
+/// `c += a * b` over Z/2^64: [`gemm_u64`] adding into `c` instead of overwriting it, which
+/// saves a caller that sums products a temporary and a pass over it.
+///
+/// # Panics
+/// If `a.len() != m * k`, `b.len() != k * n` or `c.len() != m * n`.
+pub fn gemm_u64_acc(m: usize, k: usize, n: usize, a: &[u64], b: &[u64], c: &mut [u64]) {
+    gemm_into(KernelLevel::detect(), (m, k, n), a, b, c, true);
+}
+
+/// `c = a * b`, or `c += a * b` when `accumulate`, at `level`.
+fn gemm_into(
+    level: KernelLevel,
+    (m, k, n): (usize, usize, usize),
+    a: &[u64],
+    b: &[u64],
+    c: &mut [u64],
+    accumulate: bool,
+) {
     check_lengths(m, k, n, a, b, c);
     let ops = gemm::Operands { m, k, n, a, b };
-    gemm::gemm(Isa::select(level), ops, c, rayon::current_num_threads());
+    let threads = rayon::current_num_threads();
+    gemm::gemm(Isa::select(level), ops, c, threads, accumulate);
 }
 
 /// Reference `c = a * b` over Z/2^64 by the textbook triple loop; slow, obviously correct.
@@ -165,6 +187,18 @@ mod tests {
         let mut c = vec![7; m * n];
         gemm_u64(m, k, n, a, b, &mut c);
         assert!(c == want, "gemm_u64 differs from naive at {m}x{k}x{n}");
+        // Accumulating adds the product to what `c` held.
+        let start = values(m * n, 5);
+        let summed: Vec<u64> = start
+            .iter()
+            .zip(&want)
+            .map(|(s, w)| s.wrapping_add(*w))
+            .collect();
+        for level in levels() {
+            let mut c = start.clone();
+            gemm_into(level, (m, k, n), a, b, &mut c, true);
+            assert!(c == summed, "{level:?} accumulates wrongly at {m}x{k}x{n}");
+        }
     }
 
     const SHAPES: &[(usize, usize, usize)] = &[
@@ -301,10 +335,14 @@ mod tests {
         ) {
             let (a, b) = (values(m * k, seed), values(k * n, seed ^ 1));
             let want = naive(m, k, n, &a, &b);
+            let summed: Vec<u64> = want.iter().map(|w| w.wrapping_add(1)).collect();
             for level in levels() {
                 let mut c = vec![1; m * n];
                 gemm_u64_with(level, m, k, n, &a, &b, &mut c);
                 prop_assert_eq!(&c, &want, "{:?} at {}x{}x{}", level, m, k, n);
+                let mut c = vec![1; m * n];
+                gemm_into(level, (m, k, n), &a, &b, &mut c, true);
+                prop_assert_eq!(&c, &summed, "{:?} accumulating at {}x{}x{}", level, m, k, n);
             }
         }
     }

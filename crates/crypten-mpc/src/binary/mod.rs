@@ -142,26 +142,22 @@ pub(crate) fn open_words(
     for (p, _) in parts {
         acc.extend_from_slice(p);
     }
-    let received = crate::share::exchange_with_peers(sess, op, &acc)?;
+    let received = crate::share::exchange_with_peers(sess, op, acc)?;
     let mut out = Vec::with_capacity(parts.len());
     let mut at = 0;
     for &(p, combine) in parts {
-        let mut mine = acc[at..at + p.len()].to_vec();
-        for theirs in &received {
-            let theirs = &theirs[at..at + p.len()];
-            match combine {
-                Combine::Add => {
-                    for (m, t) in mine.iter_mut().zip(theirs) {
-                        *m = m.wrapping_add(*t);
+        let mine = match combine {
+            Combine::Add => crate::share::add_received(p.iter().copied(), &received, at),
+            Combine::Xor => {
+                let mut mine = p.to_vec();
+                for theirs in &received {
+                    for (m, t) in mine.iter_mut().zip(&theirs.le_bytes()[at..at + p.len()]) {
+                        *m ^= u64::from_le_bytes(*t);
                     }
                 }
-                Combine::Xor => {
-                    for (m, t) in mine.iter_mut().zip(theirs) {
-                        *m ^= t;
-                    }
-                }
+                mine
             }
-        }
+        };
         out.push(mine);
         at += p.len();
     }

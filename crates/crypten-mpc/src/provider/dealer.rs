@@ -16,6 +16,7 @@ use crate::binary::BitTest;
 use crate::binary::plan::Plan;
 use crate::{Bilinear, Error, Result};
 use crypten_core::{Prg, RingTensor};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// The largest number of elements one preprocessing part may have (2^30 elements = 8 GiB):
@@ -300,8 +301,12 @@ pub fn complete(request: &Request, draws: &[Vec<RingTensor>]) -> Result<Vec<Ring
     }
     // The secret behind independent part `i`: the sum of every party's share.
     let secret = |i: usize| -> Result<RingTensor> {
-        let mut acc = draws[0][i].clone();
-        for d in &draws[1..] {
+        // The first sum makes the buffer (no copy of party 0's draw first).
+        let mut acc = match draws.get(1) {
+            Some(d) => draws[0][i].add(&d[i])?,
+            None => draws[0][i].clone(),
+        };
+        for d in draws.iter().skip(2) {
             acc.add_assign(&d[i])?;
         }
         Ok(acc)
@@ -317,6 +322,11 @@ pub fn complete(request: &Request, draws: &[Vec<RingTensor>]) -> Result<Vec<Ring
     let secret_xor = |i: usize| boolean::xor_of(draws, i);
     let share_of_xor = |i: usize, total: RingTensor| boolean::xor_share(draws, i, total);
     match request {
+        Request::Triple {
+            op: Bilinear::Mul,
+            x_shape,
+            y_shape,
+        } if x_shape == y_shape => Ok(vec![product_share(draws, x_shape)?]),
         Request::Triple { op, .. } => {
             let c = op.apply(&secret(0)?, &secret(1)?)?;
             Ok(vec![share_of(2, c)?])
@@ -418,6 +428,38 @@ pub fn complete(request: &Request, draws: &[Vec<RingTensor>]) -> Result<Vec<Ring
     }
 }
 
+/// Party 0's `c` of a same-shape product triple, `a*b - sum_{k>0} c_k` with `a`, `b` the sums
+/// of the parties' draws, in one pass over blocks that stay in L1 rather than building `a`,
+/// `b` and `a*b` as whole tensors first.
+fn product_share(draws: &[Vec<RingTensor>], shape: &[usize]) -> Result<RingTensor> {
+    const BLOCK: usize = 512;
+    let mut out = vec![0u64; shape.iter().product()];
+    out.par_chunks_mut(BLOCK)
+        .enumerate()
+        .with_min_len(64)
+        .for_each(|(blk, out)| {
+            let (at, len) = (blk * BLOCK, out.len());
+            let (mut a, mut b) = ([0u64; BLOCK], [0u64; BLOCK]);
+            for d in draws {
+                let (da, db) = (&d[0].data()[at..at + len], &d[1].data()[at..at + len]);
+                for i in 0..len {
+                    a[i] = a[i].wrapping_add(da[i]);
+                    b[i] = b[i].wrapping_add(db[i]);
+                }
+            }
+            for i in 0..len {
+                out[i] = a[i].wrapping_mul(b[i]);
+            }
+            for d in &draws[1..] {
+                let dc = &d[2].data()[at..at + len];
+                for i in 0..len {
+                    out[i] = out[i].wrapping_sub(dc[i]);
+                }
+            }
+        });
+    Ok(RingTensor::new(shape, out)?)
+}
+
 /// Deals `request` to every party at once: each party's full parts, in order.
 ///
 /// # Errors
@@ -453,6 +495,7 @@ mod tests {
     fn triples_are_correct_for_every_map() {
         let maps = [
             (Bilinear::Mul, vec![3, 4], vec![4]),
+            (Bilinear::Mul, vec![3, 700], vec![3, 700]),
             (Bilinear::Matmul, vec![2, 3, 5], vec![5, 4]),
             (
                 Bilinear::Conv2d {

@@ -25,7 +25,7 @@ use crypten_core::RingTensor;
 /// Preprocessing material for one request, possibly still awaiting party 0's correction.
 ///
 /// `parts` holds what is available now, in the order the request defines (for a triple:
-/// `a, b` and, except for party 0 under a third party, `c`). [`Provider::finish`] completes it.
+/// `a, b` and, except for party 0, `c`). [`Provider::finish`] completes it.
 pub struct Pending {
     pub(crate) request: Request,
     /// The parts available now.
@@ -33,6 +33,9 @@ pub struct Pending {
     pub(crate) awaiting: bool,
     /// The request's position among this party's requests to a third party (0 otherwise).
     pub(crate) seq: u64,
+    /// Party 0 under a first party: every other party's draws, from which `finish` computes
+    /// party 0's dependent parts (empty otherwise).
+    pub(crate) others: Vec<Vec<RingTensor>>,
 }
 
 /// A source of correlated randomness for the parties' protocols.
@@ -40,8 +43,9 @@ pub struct Pending {
 /// # Design
 /// Two-phase so a dealer's latency hides behind the parties' own round: `begin` is called
 /// before the protocol's opening (a third party's request leaves then) and must return the
-/// parts that do not depend on the other parties' randomness; `finish`, called after the
-/// opening, returns all parts. Every party calls `begin` for every request, in the same order
+/// parts that do not depend on the other parties' randomness; `finish`, called once this
+/// party's share of the opening has been sent (before or after the peers' shares arrive),
+/// returns all parts. Every party calls `begin` for every request, in the same order
 /// (it fixes the order of the PRG draws); `finish` may come in any order, so a protocol can
 /// prefetch material for a later step while it runs other requests in between.
 /// [`InsecureTrustedFirstParty`] is the trivially correct implementation (no communication);

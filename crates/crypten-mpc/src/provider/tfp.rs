@@ -3,7 +3,10 @@
 //! Party 0 plays the dealer inside its own process: at set-up it picks every party's stream
 //! seed and sends each party its own, so it can compute every party's randomness. The other
 //! parties draw their parts from their stream exactly as with a third party. No communication
-//! after set-up, so protocol costs are the parties' own.
+//! after set-up, so protocol costs are the parties' own. Party 0 draws everyone's parts in
+//! `begin` but computes its dependent parts (a triple's `c = a*b - ...`, a GEMM for a matmul)
+//! only in `finish`: after its masked values have left, so the other parties do not wait for
+//! that work before they can start theirs, and it overlaps their words' journey.
 
 use super::dealer::{self, Request};
 use super::{Pending, Provider};
@@ -81,20 +84,36 @@ impl Provider for InsecureTrustedFirstParty {
 
     fn begin(&self, _comm: &dyn Communicator, request: Request) -> Result<Pending> {
         let mut streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
-        let parts = if self.rank == 0 {
-            dealer::deal_all(&request, &mut streams)?.swap_remove(0)
+        let (parts, others) = if self.rank == 0 {
+            let mut draws = streams
+                .iter_mut()
+                .enumerate()
+                .map(|(k, s)| dealer::draw(&request, s, k))
+                .collect::<Result<Vec<_>>>()?;
+            let own = draws.remove(0);
+            (own, draws)
         } else {
-            dealer::draw(&request, &mut streams[0], self.rank)?
+            let own = dealer::draw(&request, &mut streams[0], self.rank)?;
+            (own, Vec::new())
         };
         Ok(Pending {
             request,
             parts,
             awaiting: false,
             seq: 0,
+            others,
         })
     }
 
     fn finish(&self, _comm: &dyn Communicator, pending: Pending) -> Result<Vec<RingTensor>> {
-        Ok(pending.parts)
+        if self.rank != 0 {
+            return Ok(pending.parts);
+        }
+        let mut draws = vec![pending.parts];
+        draws.extend(pending.others);
+        let dependent = dealer::complete(&pending.request, &draws)?;
+        let mut parts = draws.swap_remove(0);
+        parts.extend(dependent);
+        Ok(parts)
     }
 }

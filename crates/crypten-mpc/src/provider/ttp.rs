@@ -13,7 +13,7 @@ use super::tfp::parse_seed;
 use super::{Pending, Provider};
 use crate::config::{SeedPurpose, fresh_seed};
 use crate::{Error, Result};
-use crypten_comm::Communicator;
+use crypten_comm::{Communicator, Words};
 use crypten_core::{Prg, RingTensor, Seed};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
@@ -45,7 +45,7 @@ struct Replies {
     /// Requests not answered yet, oldest first: (number, words expected).
     outstanding: VecDeque<(u64, usize)>,
     /// Answers received ahead of their `finish`.
-    early: HashMap<u64, Vec<u64>>,
+    early: HashMap<u64, Words>,
 }
 
 impl TrustedThirdParty {
@@ -104,6 +104,7 @@ impl Provider for TrustedThirdParty {
             parts,
             awaiting,
             seq,
+            others: Vec::new(),
         })
     }
 
@@ -113,6 +114,7 @@ impl Provider for TrustedThirdParty {
             mut parts,
             awaiting,
             seq,
+            ..
         } = pending;
         if !awaiting {
             return Ok(parts);
@@ -132,21 +134,22 @@ impl Provider for TrustedThirdParty {
                         reason: "finished a request that was never started".into(),
                     });
                 };
-                let words = comm.recv_u64(self.dealer, SERVE_OP, len)?;
+                let words = comm.recv_words(self.dealer, SERVE_OP, len)?;
                 if next == seq {
                     break words;
                 }
                 replies.early.insert(next, words);
             }
         };
-        let mut offset = 0;
+        let mut at = 0;
         for shape in dependent {
             let len: usize = shape.iter().product();
-            parts.push(RingTensor::new(
-                shape,
-                words[offset..offset + len].to_vec(),
-            )?);
-            offset += len;
+            let part = words.le_bytes()[at..at + len]
+                .iter()
+                .map(|w| u64::from_le_bytes(*w))
+                .collect();
+            parts.push(RingTensor::new(shape, part)?);
+            at += len;
         }
         Ok(parts)
     }
@@ -191,7 +194,11 @@ impl Dealer {
             .enumerate()
             .map(|(k, s)| dealer::draw(request, s, k))
             .collect::<Result<Vec<_>>>()?;
-        let dependent = dealer::complete(request, &draws)?;
+        let mut dependent = dealer::complete(request, &draws)?;
+        if dependent.len() == 1 {
+            // A triple's `c`, say: its buffer goes on the wire as it is.
+            return Ok(dependent.swap_remove(0).into_data());
+        }
         Ok(dependent
             .iter()
             .flat_map(|t| t.data().iter().copied())
@@ -295,7 +302,7 @@ pub fn run_ttp_seeded(comm: &dyn Communicator, parties: usize, fixed: Option<&Se
             DealerMessage::Serve(request) => request,
         };
         let words = dealer.serve(request)?;
-        comm.send_u64(0, SERVE_OP, &words)?;
+        comm.send_words(0, SERVE_OP, words)?;
         served += 1;
         dealer.guess_ahead();
     }
