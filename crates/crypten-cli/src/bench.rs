@@ -1,7 +1,7 @@
 //! `crypten bench`: the benchmark suites, each party running them and party 0 reporting.
 
 use crate::launch::{LaunchArgs, launch};
-use crate::party::{PartyArgs, join};
+use crate::party::{PartyArgs, with_session};
 use crypten_bench::models::run_models;
 use crypten_bench::ops::{OpsConfig, run_suite};
 use crypten_bench::{print_table, write_json};
@@ -60,28 +60,26 @@ pub fn bench(suite: Suite) -> anyhow::Result<ExitCode> {
         };
         return launch(&launch_args);
     }
-    let sess = join()?;
-    let records = if name == "ops" {
-        run_suite(
-            &sess,
-            &OpsConfig {
+    with_session(|sess| {
+        let records = if name == "ops" {
+            let config = OpsConfig {
                 only: args.only,
                 reps: args.reps,
-            },
-        )?
-    } else {
-        run_models(&sess, &args.only, args.reps)?
-    };
-    if sess.rank() == 0 {
-        print_table(&records);
-        for r in &records {
-            println!("{}: {}", r.op, r.note);
+            };
+            run_suite(sess, &config)?
+        } else {
+            run_models(sess, &args.only, args.reps)?
+        };
+        if sess.rank() == 0 {
+            print_table(&records);
+            for r in &records {
+                println!("{}: {}", r.op, r.note);
+            }
+            if let Some(path) = args.json {
+                write_json(&path, &records)?;
+                println!("wrote {} records to {path}", records.len());
+            }
         }
-        if let Some(path) = args.json {
-            write_json(&path, &records)?;
-            println!("wrote {} records to {path}", records.len());
-        }
-    }
-    sess.close()?;
-    Ok(ExitCode::SUCCESS)
+        Ok(ExitCode::SUCCESS)
+    })
 }

@@ -41,6 +41,22 @@ pub fn join() -> anyhow::Result<Session> {
     Ok(Session::from_env(config)?)
 }
 
+/// Joins the computation described by the environment and runs `program` in it. On success
+/// the session is closed; on failure every other party is told why before this one exits.
+pub fn with_session<T>(program: impl FnOnce(&Session) -> anyhow::Result<T>) -> anyhow::Result<T> {
+    let sess = join()?;
+    match program(&sess) {
+        Ok(value) => {
+            sess.close()?;
+            Ok(value)
+        }
+        Err(e) => {
+            sess.abort(&format!("{e:#}"));
+            Err(e)
+        }
+    }
+}
+
 /// Runs the dealer described by the environment.
 pub fn serve_ttp() -> anyhow::Result<()> {
     Ok(crypten::run_ttp_from_env(comm_config()?)?)
@@ -54,9 +70,7 @@ pub fn party_or_launch(
     program: impl FnOnce(&Session) -> anyhow::Result<()>,
 ) -> anyhow::Result<ExitCode> {
     if std::env::var_os("RANK").is_some() {
-        let sess = join()?;
-        program(&sess)?;
-        sess.close()?;
+        with_session(program)?;
         return Ok(ExitCode::SUCCESS);
     }
     let launch_args = LaunchArgs {

@@ -1,7 +1,7 @@
 //! Hidden fault-injection programs used by the end-to-end tests: a party that dies or runs a
 //! different operation in the middle of a protocol.
 
-use crate::party::join;
+use crate::party::with_session;
 use crypten::CrypTensor;
 use crypten::ndarray::{ArrayD, IxDyn};
 use std::process::ExitCode;
@@ -29,30 +29,30 @@ pub struct ProbeArgs {
 }
 
 pub fn probe(args: &ProbeArgs) -> anyhow::Result<ExitCode> {
-    let sess = join()?;
-    let shape = [1000];
-    let x = CrypTensor::from_array(&sess, &ArrayD::from_elem(IxDyn(&shape), 1.5), 0)?;
-    let y = CrypTensor::from_array(&sess, &ArrayD::from_elem(IxDyn(&shape), 0.5), 1)?;
-    let culprit = sess.rank() == args.culprit;
-    let mut acc = x.clone();
-    for step in 0..20 {
-        if step == 5 && culprit {
-            match args.fault {
-                Fault::Die => {
-                    eprintln!("probe: party {} exits abruptly at step {step}", sess.rank());
-                    std::process::exit(3);
+    with_session(|sess| {
+        let shape = [1000];
+        let x = CrypTensor::from_array(sess, &ArrayD::from_elem(IxDyn(&shape), 1.5), 0)?;
+        let y = CrypTensor::from_array(sess, &ArrayD::from_elem(IxDyn(&shape), 0.5), 1)?;
+        let culprit = sess.rank() == args.culprit;
+        let mut acc = x.clone();
+        for step in 0..20 {
+            if step == 5 && culprit {
+                match args.fault {
+                    Fault::Die => {
+                        eprintln!("probe: party {} exits abruptly at step {step}", sess.rank());
+                        std::process::exit(3);
+                    }
+                    Fault::Diverge => {
+                        acc = acc.square()?;
+                        continue;
+                    }
+                    Fault::None => {}
                 }
-                Fault::Diverge => {
-                    acc = acc.square()?;
-                    continue;
-                }
-                Fault::None => {}
             }
+            acc = acc.mul(&y)?.add(&x)?;
         }
-        acc = acc.mul(&y)?.add(&x)?;
-    }
-    let v = acc.get_plain_text()?;
-    println!("probe finished: {:.4}", v[[0]]);
-    sess.close()?;
-    Ok(ExitCode::SUCCESS)
+        let v = acc.get_plain_text()?;
+        println!("probe finished: {:.4}", v[[0]]);
+        Ok(ExitCode::SUCCESS)
+    })
 }

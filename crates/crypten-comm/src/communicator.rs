@@ -61,6 +61,16 @@ pub trait Communicator: Send + Sync {
     /// Traffic statistics of this endpoint.
     fn stats(&self) -> &Stats;
 
+    /// Tells every peer that this endpoint gives up, and why, before it goes away: a peer's
+    /// next `recv` from it fails with `Aborted` carrying `reason`, so a failure far away (a
+    /// party that died) reaches everyone with its cause. Best effort: send errors are ignored.
+    /// `reason` must not hold secrets (error messages name parties and operations only).
+    fn abort(&self, reason: &str) {
+        for peer in (0..self.world_size()).filter(|&p| p != self.rank()) {
+            let _ = self.send(peer, crate::frame::ABORT_OP, reason.as_bytes().to_vec());
+        }
+    }
+
     /// One communication round: sends every `(peer, payload)` in `sends`, then receives one
     /// frame from each peer in `recv_from` (results in the same order), and counts one round
     /// for `op`.

@@ -13,6 +13,16 @@ pub enum Error {
         /// The operation in progress.
         op: String,
     },
+    /// The peer gave up (its own operation failed) and said why before closing.
+    #[error("party {peer} aborted during `{op}`: {reason}")]
+    Aborted {
+        /// The peer's rank.
+        peer: usize,
+        /// The operation in progress here.
+        op: String,
+        /// The peer's reason (untrusted text, cut short and stripped of control characters).
+        reason: String,
+    },
     /// Nothing arrived from the peer within the receive timeout.
     #[error("party {peer} sent nothing for {after:?} during `{op}`")]
     Timeout {

@@ -83,6 +83,23 @@ impl FrameError {
 }
 
 /// Fails with `Error::InvalidOp` if `op` cannot be carried by a frame.
+/// The operation name of the frame a party sends every peer when it gives up
+/// ([`Communicator::abort`](crate::Communicator::abort)); its payload is the reason.
+pub(crate) const ABORT_OP: &str = "!abort";
+
+/// The most bytes of a peer's abort reason that are kept.
+const MAX_ABORT_REASON: usize = 512;
+
+/// A peer's abort reason as printable text: it comes from the network, so it is cut short and
+/// control characters (terminal escapes) are replaced.
+fn abort_reason(payload: &[u8]) -> String {
+    let cut = &payload[..payload.len().min(MAX_ABORT_REASON)];
+    String::from_utf8_lossy(cut)
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
 pub(crate) fn check_op_name(op: &str) -> Result<()> {
     if op.len() > MAX_OP_NAME {
         return Err(Error::InvalidOp {
@@ -261,6 +278,13 @@ pub(crate) fn check_expected(
     expected_seq: u64,
     frame: &Frame,
 ) -> Result<()> {
+    if frame.op == ABORT_OP {
+        return Err(Error::Aborted {
+            peer,
+            op: expected_op.to_owned(),
+            reason: abort_reason(&frame.payload),
+        });
+    }
     if frame.op != expected_op || frame.seq != expected_seq {
         return Err(Error::Diverged {
             peer,

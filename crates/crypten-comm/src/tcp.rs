@@ -16,7 +16,7 @@ use crate::{CommConfig, Communicator, Error, Result, Stats, rendezvous};
 use std::io::{self, BufReader, BufWriter, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 use tracing::debug;
@@ -98,6 +98,9 @@ pub struct TcpComm {
     /// the matching sender and drops it on the way out, even when unwinding.
     writers_exited: Mutex<Receiver<()>>,
     readers_exited: Mutex<Receiver<()>>,
+    /// The first peer whose connection ended (set by its reader thread). When a party dies,
+    /// the others abort and close their connections too; errors name this one, the cause.
+    first_closed: Arc<OnceLock<usize>>,
     stats: Stats,
 }
 
@@ -195,6 +198,7 @@ impl TcpComm {
             readers: Vec::new(),
             writers_exited: Mutex::new(writers_rx),
             readers_exited: Mutex::new(readers_rx),
+            first_closed: Arc::new(OnceLock::new()),
             stats: Stats::new(),
             config,
         };
@@ -252,10 +256,12 @@ impl TcpComm {
         self.writers.push(writer);
         let exited = readers_tx.clone();
         let max_payload = self.config.max_frame_bytes;
+        let first_closed = Arc::clone(&self.first_closed);
         let reader = thread::Builder::new()
             .name(format!("comm-r{rank}-{peer}"))
             .spawn(move || {
                 read_loop(peer, &reader_stream, &in_tx, max_payload);
+                let _ = first_closed.set(peer);
                 drop(exited);
             })
             .map_err(setup_error)?;
@@ -271,6 +277,11 @@ impl TcpComm {
             }),
             socket: stream,
         })
+    }
+
+    /// The peer to blame for `peer`'s closed connection: the first whose connection ended.
+    fn cause(&self, peer: usize) -> usize {
+        self.first_closed.get().copied().unwrap_or(peer)
     }
 
     fn link(&self, peer: usize) -> Result<&Link> {
@@ -291,7 +302,7 @@ impl TcpComm {
         check_op_name(op)?;
         let len = payload.as_bytes().len();
         let closed = || Error::PeerClosed {
-            peer,
+            peer: self.cause(peer),
             op: op.to_owned(),
         };
         let mut outbox = lock(&link.outbox);
@@ -428,14 +439,22 @@ impl Communicator for TcpComm {
                 // The reader thread stopped after a clean end of stream, or after reporting
                 // a failure that an earlier `recv` returned.
                 RecvTimeoutError::Disconnected => Error::PeerClosed {
-                    peer,
+                    peer: self.cause(peer),
                     op: op.to_owned(),
                 },
             })?;
         let frame = match event {
             Incoming::Frame(frame) => frame,
             Incoming::Malformed(e) => return Err(e.into_error(peer, op)),
-            Incoming::Failed(e) => return Err(connection_error(peer, op, e)),
+            Incoming::Failed(e) => {
+                return Err(match connection_error(peer, op, e) {
+                    Error::PeerClosed { op, .. } => Error::PeerClosed {
+                        peer: self.cause(peer),
+                        op,
+                    },
+                    other => other,
+                });
+            }
         };
         check_expected(peer, op, inbox.next_seq, &frame)?;
         inbox.next_seq += 1;

@@ -157,3 +157,28 @@ fn tcp_drop_delivers_what_was_queued() {
         Err(Error::PeerClosed { peer: 0, .. })
     ));
 }
+
+#[test]
+fn an_aborting_peer_tells_everyone_why() {
+    for kind in KINDS {
+        run(endpoints(kind, 3, config()), |comm| {
+            if comm.rank() == 1 {
+                // Control characters in a reason (terminal escapes) must not reach a log.
+                comm.abort("party 2 closed the connection during `mul`\u{1b}[2J");
+                drop(comm);
+                return;
+            }
+            match comm.recv(1, "relu") {
+                Err(Error::Aborted {
+                    peer: 1,
+                    op,
+                    reason,
+                }) => {
+                    assert_eq!(op, "relu");
+                    assert_eq!(reason, "party 2 closed the connection during `mul`?[2J");
+                }
+                other => panic!("{kind:?}: {other:?}"),
+            }
+        });
+    }
+}

@@ -190,6 +190,14 @@ impl Session {
             .zero_xor(shape)
     }
 
+    /// Gives up on a failed computation: tells every other party (and a dealer) why, so their
+    /// next receive from this party fails with `reason` instead of a bare closed connection.
+    /// `reason` must not hold secrets (this crate's error messages name parties and
+    /// operations only).
+    pub fn abort(&self, reason: &str) {
+        self.comm().abort(reason);
+    }
+
     /// Ends the session: tells a trusted third party to stop. Call it once, on every party,
     /// when the computation is over.
     ///
