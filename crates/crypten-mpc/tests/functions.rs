@@ -479,7 +479,7 @@ fn softmax_and_log_softmax_match_f64() {
                     let err = (soft[[r, c]] - want).abs();
                     assert!(
                         err <= 16.0 * ULP,
-                        "softmax[{r},{c}] = {} want {want}",
+                        "softmax[{r},{c}] = {} want {want} ({parties} parties)",
                         soft[[r, c]]
                     );
                     worst = worst.max(err);

@@ -95,6 +95,42 @@ pub(crate) fn combine(
     )?))
 }
 
+/// Moves the constants of a split Chebyshev series `p = Q_0 + T_m Q_1` (`q`: `Q_1`'s
+/// coefficients of `T_0..=T_m`; `c`: `Q_0`'s of `T_0..T_m`) so that at `t = -1`, where every
+/// `T_k` is exactly `(-1)^k`, both combinations land exactly on the fixed-point grid and `p`
+/// is exactly 0. [`combine`] then truncates exact values, which adds no rounding: an input
+/// clamped to the left end contributes exactly nothing. (Softmax needs this: each of a row's
+/// clamped entries would otherwise bring its own stochastic rounding into the row sum.) Each
+/// constant moves by at most about one unit in the last place.
+fn pin_left_end_to_zero(frac: u32, q: &mut [f64], c: &mut [f64]) {
+    let extra = COEFF_EXTRA_BITS;
+    let coeff = |v: f64| (v * 2f64.powi((frac + extra) as i32)).round() as i128;
+    // A combination's accumulator at t = -1, at 2f + extra fractional bits, without its
+    // constant: sum_k round(coeff_k) (-1)^k 2^f.
+    let at_minus_one = |cs: &[f64]| -> i128 {
+        cs.iter()
+            .enumerate()
+            .skip(1)
+            .map(|(k, &v)| (coeff(v) * alternating(k)) << frac)
+            .sum()
+    };
+    let grid = 1i128 << (frac + extra); // one unit in the last place, at 2f + extra bits
+    let full = 2f64.powi((2 * frac + extra) as i32);
+    // Q_1(-1) rounded onto the grid: V units.
+    let q_rest = at_minus_one(q);
+    let q_total = q_rest + (q[0] * full).round() as i128;
+    let v = (q_total as f64 / grid as f64).round() as i128;
+    q[0] = (v * grid - q_rest) as f64 / full;
+    // Q_0(-1) = -T_m(-1) Q_1(-1) = -(-1)^m V units.
+    let m = q.len() - 1;
+    c[0] = (-alternating(m) * v * grid - at_minus_one(c)) as f64 / full;
+}
+
+/// `(-1)^k`.
+fn alternating(k: usize) -> i128 {
+    if k.is_multiple_of(2) { 1 } else { -1 }
+}
+
 /// `x^1 ..= x^n` (index `k - 1` holds `x^k`), in `ceil(log2(n))` batched rounds.
 pub(crate) fn powers(x: &CrypTensor, n: usize) -> Result<Vec<CrypTensor>> {
     let mut out = vec![x.clone()];
@@ -193,6 +229,19 @@ impl CrypTensor {
     /// `InvalidArgument` for an empty or non-finite coefficient list or an empty interval;
     /// provider or communication failures.
     pub fn chebyshev(&self, coeffs: &[f64], lo: f64, hi: f64) -> Result<CrypTensor> {
+        self.chebyshev_with(coeffs, lo, hi, false)
+    }
+
+    /// [`Self::chebyshev`], optionally with the series moved (by at most a unit in the last
+    /// place) so that its value at `lo` is exactly 0 in fixed point: see
+    /// `pin_left_end_to_zero`.
+    pub(crate) fn chebyshev_with(
+        &self,
+        coeffs: &[f64],
+        lo: f64,
+        hi: f64,
+        zero_at_lo: bool,
+    ) -> Result<CrypTensor> {
         if !(lo.is_finite() && hi.is_finite() && lo < hi) {
             return Err(Error::InvalidArgument {
                 op: "chebyshev",
@@ -202,7 +251,7 @@ impl CrypTensor {
         let t = self
             .mul_scalar(2.0 / (hi - lo))?
             .add_scalar(-(lo + hi) / (hi - lo))?;
-        t.chebyshev_unit(coeffs)
+        t.chebyshev_unit(coeffs, zero_at_lo)
     }
 
     /// A Chebyshev series in `self`, which must already lie in `[-1, 1]`.
@@ -213,9 +262,18 @@ impl CrypTensor {
     /// negated, onto `T_(m-i)` in `Q_0`. So only `T_1..=T_m` are built (`log2 m` rounds,
     /// `m - 1` products) and one product `T_m Q_1` finishes: `m` products in
     /// `ceil(log2 d)` rounds, against `d - 1` products for building every `T_k`.
-    pub(crate) fn chebyshev_unit(&self, coeffs: &[f64]) -> Result<CrypTensor> {
+    ///
+    /// With `zero_at_lo`, the value at `t = -1` is exactly 0 (see `pin_left_end_to_zero`;
+    /// needs degree 2 or more).
+    pub(crate) fn chebyshev_unit(&self, coeffs: &[f64], zero_at_lo: bool) -> Result<CrypTensor> {
         check_coeffs("chebyshev", coeffs)?;
         let degree = coeffs.len() - 1;
+        if degree <= 1 && zero_at_lo {
+            return Err(Error::InvalidArgument {
+                op: "chebyshev",
+                reason: "pinning the left end needs degree 2 or more".into(),
+            });
+        }
         if degree <= 1 {
             let terms: Vec<(&CrypTensor, f64)> = coeffs[1..].iter().map(|&c| (self, c)).collect();
             return combine(self, &terms, coeffs[0]);
@@ -234,6 +292,10 @@ impl CrypTensor {
             c[m - i] -= c[m + i];
         }
         q[0] += c[m];
+        c.truncate(m);
+        if zero_at_lo {
+            pin_left_end_to_zero(self.sess.encoder().frac_bits(), &mut q, &mut c);
+        }
         let polys = chebyshev_polynomials(self, m)?;
         let q_terms: Vec<(&CrypTensor, f64)> =
             polys.iter().zip(&q[1..]).map(|(p, &c)| (p, c)).collect();
@@ -286,5 +348,38 @@ mod tests {
         let c = chebyshev_fit(|x| 1.0 - 2.0 * x + 0.5 * x * x * x, 3, 0.0, 4.0);
         let y = chebyshev_eval_f64(&c, 0.0, 4.0, 3.0);
         assert!((y - (1.0 - 6.0 + 13.5)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_series_pinned_at_its_left_end_is_exactly_zero_there() {
+        use crate::ProviderKind;
+        use crate::testing::run;
+        use ndarray::{ArrayD, IxDyn};
+        let coeffs = chebyshev_fit(f64::exp, 24, -16.0, 0.0);
+        let xs = [-16.0, -16.0, -12.0, -3.0, -0.5, 0.0];
+        let input = ArrayD::from_shape_vec(IxDyn(&[xs.len()]), xs.to_vec()).unwrap();
+        for parties in [2, 3] {
+            for provider in [
+                ProviderKind::InsecureTrustedFirstParty,
+                ProviderKind::TrustedThirdParty,
+            ] {
+                let out = run(parties, provider, |sess| {
+                    let x = CrypTensor::from_array(&sess, &input, 0)?;
+                    let pinned = x.chebyshev_with(&coeffs, -16.0, 0.0, true)?;
+                    let free = x.chebyshev(&coeffs, -16.0, 0.0)?;
+                    Ok((pinned.get_plain_text()?, free.get_plain_text()?))
+                })
+                .unwrap();
+                let (pinned, free) = &out[0];
+                let ulp = 2f64.powi(-16);
+                assert_eq!((pinned[0], pinned[1]), (0.0, 0.0), "{parties} parties");
+                for (i, &x) in xs.iter().enumerate() {
+                    // The pin moves the series by about a unit; each evaluation rounds
+                    // stochastically by a few more.
+                    assert!((pinned[i] - free[i]).abs() <= 8.0 * ulp, "x = {x}");
+                    assert!((pinned[i] - x.exp()).abs() <= 8.0 * ulp, "x = {x}");
+                }
+            }
+        }
     }
 }

@@ -4,7 +4,10 @@
 //! `d <= 0` and the largest is 0. One fused comparison (`relu(d + C) - C`) clamps `d` at `-C`
 //! (`softmax_clamp`, default 16: `e^-16` is below the fixed-point resolution), which keeps
 //! the exponential on the range it is fitted to however far apart the inputs are; then `e^d`
-//! is a Chebyshev series on `[-C, 0]` (its absolute error is what matters here). The sum `s`
+//! is a Chebyshev series on `[-C, 0]` (its absolute error is what matters here), pinned to
+//! exactly 0 at `-C`: every rounding of an entry's exponential adds up in the row sum, and a
+//! row with one large entry and many clamped ones would otherwise collect one per entry
+//! (about 2 units each, stochastic), enough to push the large entry's error past 16 units. The sum `s`
 //! of a row lies in `[1, n]` for `n` columns, a public range, so its reciprocal needs no
 //! comparisons (see `range`); for very wide rows (`n > 256`) the general positive reciprocal
 //! is used. Log-softmax is `d - log(s)`, with `d` unclamped.
@@ -30,7 +33,8 @@ impl CrypTensor {
         // max(d, -C) = relu(d + C) - C: one fused comparison, exact.
         let dc = d.add_scalar(clamp)?.relu()?.add_scalar(-clamp)?;
         let coeffs = chebyshev_fit(f64::exp, cfg.chebyshev_degree as usize, -clamp, 0.0);
-        let e = dc.chebyshev(&coeffs, -clamp, 0.0)?;
+        // Exactly 0 at -C: a clamped entry adds no rounding to the row sum.
+        let e = dc.chebyshev_with(&coeffs, -clamp, 0.0, true)?;
         let s = e.sum(&[dim], true)?;
         Ok((d, e, s))
     }

@@ -39,7 +39,7 @@ impl CrypTensor {
     pub fn sin(&self) -> Result<CrypTensor> {
         let degree = self.sess.config().functions.chebyshev_degree.max(16) as usize;
         let coeffs = chebyshev_fit(|f| (TAU * f).sin(), degree, -1.0, 1.0);
-        self.turns()?.chebyshev_unit(&coeffs)
+        self.turns()?.chebyshev_unit(&coeffs, false)
     }
 
     /// `cos(x)`. Domain, error and rounds: as [`CrypTensor::sin`].
@@ -49,6 +49,6 @@ impl CrypTensor {
     pub fn cos(&self) -> Result<CrypTensor> {
         let degree = self.sess.config().functions.chebyshev_degree.max(16) as usize;
         let coeffs = chebyshev_fit(|f| (TAU * f).cos(), degree, -1.0, 1.0);
-        self.turns()?.chebyshev_unit(&coeffs)
+        self.turns()?.chebyshev_unit(&coeffs, false)
     }
 }
