@@ -20,13 +20,13 @@ impl CrypTensor {
     /// A ring tensor holding this share minus the encoding of the public `c` (party 0 alone
     /// subtracts it), at this tensor's scale: its sign is the sign of `self - c`.
     fn minus_scalar(&self, c: f64) -> Result<RingTensor> {
-        Ok(self.add_scalar(-c)?.raw().clone())
+        Ok(self.add_scalar(-c)?.into_raw())
     }
 
     /// `self - other` at a common scale (a settled operand next to a deferred one is scaled
     /// up): its sign is the sign of the difference, with no truncation needed.
     fn raw_diff(&self, other: &CrypTensor) -> Result<RingTensor> {
-        Ok(self.sub(other)?.raw().clone())
+        Ok(self.sub(other)?.into_raw())
     }
 
     /// `self - other` at the session's scale (settling deferred operands in one round): what
@@ -215,7 +215,7 @@ impl CrypTensor {
     /// # Errors
     /// Provider or communication failures.
     pub fn relu(&self) -> Result<Self> {
-        Ok(self.relu_with_mask()?.0)
+        Ok(self.relu_and_bits()?.0)
     }
 
     /// `relu(x)` together with its derivative mask `[x >= 0]` (fixed-point 0/1), from one bit
@@ -228,6 +228,15 @@ impl CrypTensor {
     /// # Errors
     /// Provider or communication failures.
     pub fn relu_with_mask(&self) -> Result<(Self, Self)> {
+        let (relu, mask) = self.relu_and_bits()?;
+        let scale = self.sess.encoder().scale();
+        let mask = self.with(mask.mul_scalar(scale).into_shape(self.shape())?);
+        Ok((relu, mask))
+    }
+
+    /// `relu(x)` and the bits `[x >= 0]` as arithmetic 0/1 integers (shape `[n]`), from one
+    /// bit test and one bit product.
+    fn relu_and_bits(&self) -> Result<(Self, RingTensor)> {
         let n = self.numel();
         let product = if self.is_deferred() {
             let bits = self.sess.encoder().frac_bits();
@@ -239,13 +248,9 @@ impl CrypTensor {
             bit_test_with(&self.sess, self.raw(), BitTest::Sign, vec![product])?;
         let nonnegative = bits.not(&self.sess);
         let operand = self.operand();
-        let (relu, mask) =
+        let (relu, bits) =
             mul_bits_with_operand(&self.sess, &nonnegative, operand, pending.remove(0))?;
-        let scale = self.sess.encoder().scale();
-        Ok((
-            self.with(relu),
-            self.with(mask.mul_scalar(scale).into_shape(self.shape())?),
-        ))
+        Ok((self.with(relu), bits))
     }
 
     /// `min(max(x, 0), 6)`. Four rounds (see [`Self::clamp`]).

@@ -106,11 +106,7 @@ impl CrypTensor {
         let Some(cell) = &self.settled else {
             return Ok(&self.raw);
         };
-        if cell.get().is_none() {
-            let bits = self.sess.encoder().frac_bits();
-            // A racing clone on another thread cannot exist: a session runs on one thread.
-            let _ = cell.set(truncate::truncate(&self.sess, &self.raw, bits)?);
-        }
+        Self::settle_all(&[self])?;
         cell.get().ok_or_else(|| Error::InvalidArgument {
             op: "share",
             reason: "deferred truncation did not settle".into(),
@@ -135,15 +131,12 @@ impl CrypTensor {
                 && !cells.iter().any(|c| Arc::ptr_eq(c, cell))
             {
                 cells.push(cell);
-                raws.push(t.raw.clone());
+                raws.push(&t.raw);
             }
         }
-        let Some(first) = tensors.first() else {
+        let Some(first) = tensors.first().filter(|_| !raws.is_empty()) else {
             return Ok(());
         };
-        if raws.is_empty() {
-            return Ok(());
-        }
         let bits = first.sess.encoder().frac_bits();
         for (cell, t) in cells
             .into_iter()
@@ -157,6 +150,11 @@ impl CrypTensor {
     /// This party's share as it is: at twice the scale when deferred.
     pub(crate) fn raw(&self) -> &RingTensor {
         &self.raw
+    }
+
+    /// [`Self::raw`], taken.
+    pub(crate) fn into_raw(self) -> RingTensor {
+        self.raw
     }
 
     /// The session.

@@ -60,16 +60,22 @@ fn missing(what: &str) -> Error {
     }
 }
 
-/// The value this party contributes to the opening of `x` with mask `mask`.
+/// The value this party contributes to the opening of `x` with `mask` (as many elements as
+/// `x`, in row-major order; the result has `x`'s shape), in one pass.
 pub(crate) fn masked(sess: &Session, x: Operand<'_>, mask: &RingTensor) -> Result<RingTensor> {
-    if !x.deferred {
-        return Ok(x.share.sub(mask)?);
+    if mask.numel() != x.share.numel() {
+        return Err(missing("mask elements"));
     }
-    let mut c = x.share.add(mask)?;
-    if sess.rank() == 0 {
-        c = c.add_scalar(1 << 62);
-    }
-    Ok(c)
+    let pairs = x.share.data().iter().zip(mask.data());
+    let data = if x.deferred {
+        let offset = if sess.rank() == 0 { 1u64 << 62 } else { 0 };
+        pairs
+            .map(|(&v, &m)| v.wrapping_add(m).wrapping_add(offset))
+            .collect()
+    } else {
+        pairs.map(|(&v, &m)| v.wrapping_sub(m)).collect()
+    };
+    Ok(RingTensor::new(x.share.shape(), data)?)
 }
 
 /// Reads an opened value: `e` itself for a settled operand; `E` and `K W` for a deferred one.

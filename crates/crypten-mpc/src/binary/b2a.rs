@@ -117,8 +117,7 @@ pub(crate) fn mul_bits_with_operand(
     )?;
     let mut masked_bits = bits.words().to_vec();
     super::xor_into(&mut masked_bits, pending.parts[0].data());
-    let mask = pending.parts[1].reshape(x.share.shape())?;
-    let masked_x = deferred::masked(sess, x, &mask)?;
+    let masked_x = deferred::masked(sess, x, &pending.parts[1])?;
     let mut opened = open_words(
         sess,
         "bitmul",
@@ -138,24 +137,25 @@ pub(crate) fn mul_bits_with_operand(
     let e = e.data();
     // This party's share of x (truncated, if deferred) and of x * t, element by element.
     let first = sess.rank() == 0;
-    let t = &parts[2];
-    let shares: Box<dyn Fn(usize) -> (u64, u64)> = match (&wrap, parts.as_slice()) {
-        (None, [_, _, t, at]) => Box::new(|i| {
+    let (out, arith) = match (&wrap, parts.as_slice()) {
+        (None, [_, _, t, at]) => bit_products(&beta, t.data(), first, |i| {
             let xt = e[i].wrapping_mul(t.data()[i]).wrapping_add(at.data()[i]);
             (x.share.data()[i], xt)
         }),
-        (Some(wrap), [_, _, t, alpha, mu, alpha_t, mu_t]) => Box::new(move |i| {
-            let k = wrap.data()[i];
-            let mut xi = alpha.data()[i].wrapping_add(k.wrapping_mul(mu.data()[i]));
-            if first {
-                xi = xi.wrapping_add(e[i]);
-            }
-            let xt = e[i]
-                .wrapping_mul(t.data()[i])
-                .wrapping_add(alpha_t.data()[i])
-                .wrapping_add(k.wrapping_mul(mu_t.data()[i]));
-            (xi, xt)
-        }),
+        (Some(wrap), [_, _, t, alpha, mu, alpha_t, mu_t]) => {
+            bit_products(&beta, t.data(), first, |i| {
+                let k = wrap.data()[i];
+                let mut xi = alpha.data()[i].wrapping_add(k.wrapping_mul(mu.data()[i]));
+                if first {
+                    xi = xi.wrapping_add(e[i]);
+                }
+                let xt = e[i]
+                    .wrapping_mul(t.data()[i])
+                    .wrapping_add(alpha_t.data()[i])
+                    .wrapping_add(k.wrapping_mul(mu_t.data()[i]));
+                (xi, xt)
+            })
+        }
         _ => {
             return Err(Error::InvalidArgument {
                 op: "mul_bits",
@@ -163,19 +163,30 @@ pub(crate) fn mul_bits_with_operand(
             });
         }
     };
-    let (mut out, mut arith) = (Vec::with_capacity(n), Vec::with_capacity(n));
-    for i in 0..n {
-        let beta = (beta[i / 64] >> (i % 64)) & 1;
-        let (xi, xt) = shares(i);
-        out.push(xi.wrapping_mul(beta).wrapping_add(flip(beta, xt)));
-        // b = beta + (1 - 2 beta) t
-        let b = flip(beta, t.data()[i]);
-        arith.push(if first { b.wrapping_add(beta) } else { b });
-    }
     Ok((
         RingTensor::new(x.share.shape(), out)?,
         RingTensor::new(&[n], arith)?,
     ))
+}
+
+/// The shares of `x * b` and of `b` for every element, from the opened `beta = b ^ t` (packed),
+/// the daBits' arithmetic shares `t`, and `shares(i)`: this party's shares of `x_i` and of
+/// `x_i * t_i`. `x b = beta x + (1 - 2 beta) x t` and `b = beta + (1 - 2 beta) t`.
+fn bit_products(
+    beta: &[u64],
+    t: &[u64],
+    first: bool,
+    shares: impl Fn(usize) -> (u64, u64),
+) -> (Vec<u64>, Vec<u64>) {
+    let (mut out, mut arith) = (Vec::with_capacity(t.len()), Vec::with_capacity(t.len()));
+    for (i, &ti) in t.iter().enumerate() {
+        let beta = (beta[i / 64] >> (i % 64)) & 1;
+        let (xi, xt) = shares(i);
+        out.push(xi.wrapping_mul(beta).wrapping_add(flip(beta, xt)));
+        let b = flip(beta, ti);
+        arith.push(if first { b.wrapping_add(beta) } else { b });
+    }
+    (out, arith)
 }
 
 /// Converts an XOR sharing of words into an arithmetic sharing of the same words.

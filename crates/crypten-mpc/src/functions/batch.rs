@@ -11,6 +11,7 @@ use crate::provider::Request;
 use crate::share::open;
 use crate::{Bilinear, CrypTensor, Error, Result, Session, truncate};
 use crypten_core::{RingTensor, broadcast_shapes};
+use std::borrow::Borrow;
 
 /// Appends the elements of `t`, broadcast to `shape`, to `out`.
 fn extend_broadcast(out: &mut Vec<u64>, t: &RingTensor, shape: &[usize]) -> Result<()> {
@@ -146,23 +147,23 @@ fn next_opened(opened: &mut impl Iterator<Item = RingTensor>) -> Result<RingTens
 ///
 /// # Errors
 /// See [`truncate::truncate`].
-pub(crate) fn truncate_many(
+pub(crate) fn truncate_many<T: Borrow<RingTensor>>(
     sess: &Session,
-    values: &[RingTensor],
+    values: &[T],
     bits: u32,
 ) -> Result<Vec<RingTensor>> {
     if sess.parties() == 2 || values.len() <= 1 {
         // Local (or a single call): no concatenation needed.
         return values
             .iter()
-            .map(|v| truncate::truncate(sess, v, bits))
+            .map(|v| truncate::truncate(sess, v.borrow(), bits))
             .collect();
     }
-    let shapes: Vec<Vec<usize>> = values.iter().map(|v| v.shape().to_vec()).collect();
-    let total = values.iter().map(|v| v.numel()).sum();
+    let shapes: Vec<Vec<usize>> = values.iter().map(|v| v.borrow().shape().to_vec()).collect();
+    let total = values.iter().map(|v| v.borrow().numel()).sum();
     let mut flat = Vec::with_capacity(total);
     for v in values {
-        flat.extend_from_slice(v.data());
+        flat.extend_from_slice(v.borrow().data());
     }
     let flat = truncate::truncate(sess, &RingTensor::new(&[total], flat)?, bits)?;
     split_flat(flat.data(), &shapes)
