@@ -1,9 +1,11 @@
 //! Hidden fault-injection programs used by the end-to-end tests: a party that dies or runs a
-//! different operation in the middle of a protocol.
+//! different operation in the middle of a protocol, or a long run of products for a test to
+//! kill a process in.
 
 use crate::party::with_session;
 use crypten::CrypTensor;
 use crypten::ndarray::{ArrayD, IxDyn};
+use std::io::Write;
 use std::process::ExitCode;
 
 /// What goes wrong.
@@ -26,6 +28,9 @@ pub struct ProbeArgs {
     /// The party that misbehaves.
     #[arg(long, default_value_t = 1)]
     pub culprit: usize,
+    /// Products to run (the fault strikes at the fifth).
+    #[arg(long, default_value_t = 20)]
+    pub steps: usize,
 }
 
 pub fn probe(args: &ProbeArgs) -> anyhow::Result<ExitCode> {
@@ -34,8 +39,11 @@ pub fn probe(args: &ProbeArgs) -> anyhow::Result<ExitCode> {
         let x = CrypTensor::from_array(sess, &ArrayD::from_elem(IxDyn(&shape), 1.5), 0)?;
         let y = CrypTensor::from_array(sess, &ArrayD::from_elem(IxDyn(&shape), 0.5), 1)?;
         let culprit = sess.rank() == args.culprit;
+        // Tells a test that kills processes that the computation is under way.
+        println!("probe: running");
+        std::io::stdout().flush()?;
         let mut acc = x.clone();
-        for step in 0..20 {
+        for step in 0..args.steps {
             if step == 5 && culprit {
                 match args.fault {
                     Fault::Die => {

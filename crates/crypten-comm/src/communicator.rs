@@ -65,6 +65,10 @@ pub trait Communicator: Send + Sync {
     /// next `recv` from it fails with `Aborted` carrying `reason`, so a failure far away (a
     /// party that died) reaches everyone with its cause. Best effort: send errors are ignored.
     /// `reason` must not hold secrets (error messages name parties and operations only).
+    ///
+    /// [`TcpComm`](crate::TcpComm) does more: the abort fails a peer's pending `recv` from
+    /// *any* party at once, and the endpoint closes, returning once the frames are on the
+    /// wire (later sends fail with `SelfAborted`).
     fn abort(&self, reason: &str) {
         for peer in (0..self.world_size()).filter(|&p| p != self.rank()) {
             let _ = self.send(peer, crate::frame::ABORT_OP, reason.as_bytes().to_vec());

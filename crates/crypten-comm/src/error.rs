@@ -85,6 +85,12 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// This endpoint has already given up (see `Communicator::abort`): nothing more is sent.
+    #[error("this party has aborted; cannot send during `{op}`")]
+    SelfAborted {
+        /// The operation attempted.
+        op: String,
+    },
     /// Setting up connections failed.
     #[error("rendezvous failed: {0}")]
     Rendezvous(String),

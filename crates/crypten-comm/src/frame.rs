@@ -92,7 +92,7 @@ const MAX_ABORT_REASON: usize = 512;
 
 /// A peer's abort reason as printable text: it comes from the network, so it is cut short and
 /// control characters (terminal escapes) are replaced.
-fn abort_reason(payload: &[u8]) -> String {
+pub(crate) fn abort_reason(payload: &[u8]) -> String {
     let cut = &payload[..payload.len().min(MAX_ABORT_REASON)];
     String::from_utf8_lossy(cut)
         .chars()

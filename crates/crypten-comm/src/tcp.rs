@@ -6,17 +6,27 @@
 //! buffers. The reader thread decodes frames as they arrive and queues them, so `recv` is a
 //! channel receive with a timeout, and a connection that ends is noticed at once rather than
 //! when the timeout expires. Connection set-up lives in `rendezvous.rs`.
+//!
+//! # Blame
+//! When a party dies, its peers fail too, and every survivor must name the party that failed
+//! first, not whichever connection its threads happened to see end first. The order in which
+//! reader threads wake is not the order of events, so blame follows causality instead: a
+//! party that fails tells every peer why in an abort frame before its connections close
+//! ([`Communicator::abort`]), and a reader thread that reads one hands it to *every* pending
+//! `recv` of its endpoint at once. So a connection that ends without an abort frame belongs
+//! to a party that died by itself (or was killed); one that ends after an abort frame belongs
+//! to a party reacting to someone else, and its reason names the cause.
 
 use crate::communicator::{check_peer, u64s_to_bytes};
 use crate::frame::{
-    Frame, FrameError, MAX_HEAD_BYTES, ReadError, check_expected, check_op_name, encode_head,
-    read_frame, wire_bytes,
+    ABORT_OP, Frame, FrameError, MAX_HEAD_BYTES, ReadError, abort_reason, check_expected,
+    check_op_name, encode_head, read_frame, wire_bytes,
 };
 use crate::{CommConfig, Communicator, Error, Result, Stats, rendezvous};
 use std::io::{self, BufReader, BufWriter, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 use tracing::debug;
@@ -60,6 +70,53 @@ enum Incoming {
     Frame(Frame),
     Malformed(FrameError),
     Failed(io::Error),
+    /// Party `peer` gave up, for `reason`. Put in the inbox of every peer, so that whatever
+    /// this endpoint waits for, it learns at once that the computation is over, and why.
+    Aborted {
+        peer: usize,
+        reason: String,
+    },
+    /// The reader thread has stopped; its link's [`Ending`] says why. Always its last event.
+    Ended,
+}
+
+/// How a connection ended, as its reader thread saw it.
+#[derive(Clone, Debug)]
+enum Ending {
+    /// The peer sent an abort frame: it failed because of something else, named in `reason`.
+    Aborted(String),
+    /// Anything else: the stream ended or broke without an abort (the peer exited, crashed or
+    /// was killed), or it sent something undecodable.
+    Closed,
+}
+
+/// A connection's [`Ending`], set once by its reader thread, which others may wait for.
+#[derive(Default)]
+struct EndSignal {
+    ending: Mutex<Option<Ending>>,
+    ended: Condvar,
+}
+
+impl EndSignal {
+    fn set(&self, ending: Ending) {
+        let mut slot = lock(&self.ending);
+        slot.get_or_insert(ending);
+        self.ended.notify_all();
+    }
+
+    fn is_set(&self) -> bool {
+        lock(&self.ending).is_some()
+    }
+
+    /// The ending, waiting for it at most `timeout`; `Closed` if it is still unknown then.
+    fn wait(&self, timeout: Duration) -> Ending {
+        let slot = lock(&self.ending);
+        let (slot, _) = self
+            .ended
+            .wait_timeout_while(slot, timeout, |s| s.is_none())
+            .unwrap_or_else(PoisonError::into_inner);
+        slot.clone().unwrap_or(Ending::Closed)
+    }
 }
 
 struct Outbox {
@@ -77,6 +134,8 @@ struct Inbox {
 struct Link {
     outbox: Mutex<Outbox>,
     inbox: Mutex<Inbox>,
+    /// How the connection ended, once it has.
+    end: Arc<EndSignal>,
     /// A handle on the connection kept to shut it down in `drop`.
     socket: TcpStream,
 }
@@ -98,9 +157,6 @@ pub struct TcpComm {
     /// the matching sender and drops it on the way out, even when unwinding.
     writers_exited: Mutex<Receiver<()>>,
     readers_exited: Mutex<Receiver<()>>,
-    /// The first peer whose connection ended (set by its reader thread). When a party dies,
-    /// the others abort and close their connections too; errors name this one, the cause.
-    first_closed: Arc<OnceLock<usize>>,
     stats: Stats,
 }
 
@@ -188,6 +244,9 @@ impl TcpComm {
     ) -> Result<TcpComm> {
         let (writers_tx, writers_rx) = mpsc::channel();
         let (readers_tx, readers_rx) = mpsc::channel();
+        // Every inbox's sending side, for the reader threads to spread a peer's abort.
+        let (inbox_txs, inbox_rxs): (Vec<_>, Vec<_>) =
+            (0..world_size).map(|_| mpsc::channel::<Incoming>()).unzip();
         // Built first and filled link by link, so that a failure half-way is cleaned up by
         // `drop` like any other endpoint.
         let mut comm = TcpComm {
@@ -198,26 +257,29 @@ impl TcpComm {
             readers: Vec::new(),
             writers_exited: Mutex::new(writers_rx),
             readers_exited: Mutex::new(readers_rx),
-            first_closed: Arc::new(OnceLock::new()),
             stats: Stats::new(),
             config,
         };
         let mut started = Ok(());
-        for (peer, stream) in streams.into_iter().enumerate() {
+        for ((peer, stream), inbox) in streams.into_iter().enumerate().zip(inbox_rxs) {
             let link = match stream {
-                Some(stream) => match comm.start_link(peer, stream, &writers_tx, &readers_tx) {
-                    Ok(link) => Some(link),
-                    Err(e) => {
-                        started = Err(e);
-                        break;
+                Some(stream) => {
+                    match comm.start_link(peer, stream, inbox, &inbox_txs, &writers_tx, &readers_tx)
+                    {
+                        Ok(link) => Some(link),
+                        Err(e) => {
+                            started = Err(e);
+                            break;
+                        }
                     }
-                },
+                }
                 None => None,
             };
             comm.links.push(link);
         }
-        // Only the threads may hold these senders, or `drop` could not tell when they exit.
-        drop((writers_tx, readers_tx));
+        // Only the threads may hold these senders, or `drop` could not tell when they exit
+        // (and `recv` when a reader has).
+        drop((writers_tx, readers_tx, inbox_txs));
         started?;
         debug!(rank, world_size, "tcp communicator ready");
         Ok(comm)
@@ -227,6 +289,8 @@ impl TcpComm {
         &mut self,
         peer: usize,
         stream: TcpStream,
+        in_rx: Receiver<Incoming>,
+        inbox_txs: &[Sender<Incoming>],
         writers_tx: &Sender<()>,
         readers_tx: &Sender<()>,
     ) -> Result<Link> {
@@ -244,7 +308,6 @@ impl TcpComm {
         let writer_stream = stream.try_clone().map_err(setup_error)?;
 
         let (out_tx, out_rx) = mpsc::channel();
-        let (in_tx, in_rx) = mpsc::channel();
         let exited = writers_tx.clone();
         let writer = thread::Builder::new()
             .name(format!("comm-w{rank}-{peer}"))
@@ -256,12 +319,19 @@ impl TcpComm {
         self.writers.push(writer);
         let exited = readers_tx.clone();
         let max_payload = self.config.max_frame_bytes;
-        let first_closed = Arc::clone(&self.first_closed);
+        let end = Arc::new(EndSignal::default());
+        let reader = Reader {
+            peer,
+            inboxes: inbox_txs.to_vec(),
+            end: Arc::clone(&end),
+            max_payload,
+        };
         let reader = thread::Builder::new()
             .name(format!("comm-r{rank}-{peer}"))
             .spawn(move || {
-                read_loop(peer, &reader_stream, &in_tx, max_payload);
-                let _ = first_closed.set(peer);
+                let ending = reader.run(&reader_stream);
+                reader.end.set(ending);
+                let _ = reader.inboxes[peer].send(Incoming::Ended);
                 drop(exited);
             })
             .map_err(setup_error)?;
@@ -275,13 +345,26 @@ impl TcpComm {
                 next_seq: 0,
                 rx: in_rx,
             }),
+            end,
             socket: stream,
         })
     }
 
-    /// The peer to blame for `peer`'s closed connection: the first whose connection ended.
-    fn cause(&self, peer: usize) -> usize {
-        self.first_closed.get().copied().unwrap_or(peer)
+    /// The error for `peer`'s ended connection during `op`: its abort, if it sent one,
+    /// otherwise a closed connection naming it. Waits (briefly) for the reader thread to have
+    /// read to the end, where an abort frame would be.
+    fn ended(&self, link: &Link, peer: usize, op: &str) -> Error {
+        match link.end.wait(READER_EXIT_GRACE) {
+            Ending::Aborted(reason) => Error::Aborted {
+                peer,
+                op: op.to_owned(),
+                reason,
+            },
+            Ending::Closed => Error::PeerClosed {
+                peer,
+                op: op.to_owned(),
+            },
+        }
     }
 
     fn link(&self, peer: usize) -> Result<&Link> {
@@ -296,25 +379,36 @@ impl TcpComm {
         }
     }
 
+    /// Closes every writer's queue: each sends what is left, then half-closes its connection.
+    /// Later sends fail.
+    fn close_outboxes(&self) {
+        for link in self.links.iter().flatten() {
+            lock(&link.outbox).tx = None;
+        }
+    }
+
     /// Queues a frame for `peer`'s writer thread and counts it.
     fn enqueue(&self, peer: usize, op: &str, payload: Payload) -> Result<()> {
         let link = self.link(peer)?;
         check_op_name(op)?;
         let len = payload.as_bytes().len();
-        let closed = || Error::PeerClosed {
-            peer: self.cause(peer),
-            op: op.to_owned(),
-        };
         let mut outbox = lock(&link.outbox);
         let (head, head_len) = encode_head(outbox.next_seq, op, len as u64);
-        let tx = outbox.tx.as_ref().ok_or_else(closed)?;
+        let Some(tx) = outbox.tx.as_ref() else {
+            return Err(Error::SelfAborted { op: op.to_owned() });
+        };
         // Fails only when the writer thread has stopped, i.e. the connection broke.
-        tx.send(Outgoing {
-            head,
-            head_len,
-            payload,
-        })
-        .map_err(|_| closed())?;
+        if tx
+            .send(Outgoing {
+                head,
+                head_len,
+                payload,
+            })
+            .is_err()
+        {
+            drop(outbox);
+            return Err(self.ended(link, peer, op));
+        }
         outbox.next_seq += 1;
         drop(outbox);
         self.stats.record_send(op, wire_bytes(op, len));
@@ -351,29 +445,56 @@ fn write_frame(out: &mut impl Write, frame: &Outgoing) -> io::Result<()> {
     out.write_all(frame.payload.as_bytes())
 }
 
-/// Decodes frames until the connection ends or fails, or `recv`'s side is gone.
-fn read_loop(peer: usize, stream: &TcpStream, tx: &Sender<Incoming>, max_payload: u64) {
-    let mut input = BufReader::with_capacity(IO_BUFFER_BYTES, stream);
-    loop {
-        let event = match read_frame(&mut input, max_payload) {
-            Ok(Some(frame)) => Incoming::Frame(frame),
-            Ok(None) => {
-                debug!(peer, "peer closed its side of the connection");
-                return;
+/// A reader thread's state: the peer it reads from and where it delivers.
+struct Reader {
+    peer: usize,
+    /// Every peer's inbox (indexed by rank; this peer's own among them).
+    inboxes: Vec<Sender<Incoming>>,
+    end: Arc<EndSignal>,
+    max_payload: u64,
+}
+
+impl Reader {
+    /// Decodes frames until the connection ends, fails or brings an abort, or `recv`'s side is
+    /// gone; returns how it ended.
+    fn run(&self, stream: &TcpStream) -> Ending {
+        let own = &self.inboxes[self.peer];
+        let peer = self.peer;
+        let mut input = BufReader::with_capacity(IO_BUFFER_BYTES, stream);
+        loop {
+            let event = match read_frame(&mut input, self.max_payload) {
+                Ok(Some(frame)) if frame.op == ABORT_OP => {
+                    let reason = abort_reason(&frame.payload);
+                    debug!(peer, "peer aborted");
+                    // Whatever this endpoint waits for, the computation is over: tell every
+                    // pending `recv`, and every later one, who gave up and why.
+                    for inbox in &self.inboxes {
+                        let _ = inbox.send(Incoming::Aborted {
+                            peer,
+                            reason: reason.clone(),
+                        });
+                    }
+                    return Ending::Aborted(reason);
+                }
+                Ok(Some(frame)) => Incoming::Frame(frame),
+                Ok(None) => {
+                    debug!(peer, "peer closed its side of the connection");
+                    return Ending::Closed;
+                }
+                // After a bad frame the stream cannot be resynchronised: report it and stop.
+                Err(ReadError::Malformed(e)) => {
+                    debug!(peer, reason = %e, "malformed frame");
+                    Incoming::Malformed(e)
+                }
+                Err(ReadError::Io(e)) => {
+                    debug!(peer, error = %e, "reader failed");
+                    Incoming::Failed(e)
+                }
+            };
+            let last = !matches!(event, Incoming::Frame(_));
+            if own.send(event).is_err() || last {
+                return Ending::Closed;
             }
-            // After a bad frame the stream cannot be resynchronised: report it and stop.
-            Err(ReadError::Malformed(e)) => {
-                debug!(peer, reason = %e, "malformed frame");
-                Incoming::Malformed(e)
-            }
-            Err(ReadError::Io(e)) => {
-                debug!(peer, error = %e, "reader failed");
-                Incoming::Failed(e)
-            }
-        };
-        let last = !matches!(event, Incoming::Frame(_));
-        if tx.send(event).is_err() || last {
-            return;
         }
     }
 }
@@ -427,32 +548,32 @@ impl Communicator for TcpComm {
     fn recv(&self, peer: usize, op: &str) -> Result<Vec<u8>> {
         let link = self.link(peer)?;
         let mut inbox = lock(&link.inbox);
-        let event = inbox
-            .rx
-            .recv_timeout(self.config.recv_timeout)
-            .map_err(|e| match e {
-                RecvTimeoutError::Timeout => Error::Timeout {
-                    peer,
-                    op: op.to_owned(),
-                    after: self.config.recv_timeout,
-                },
-                // The reader thread stopped after a clean end of stream, or after reporting
-                // a failure that an earlier `recv` returned.
-                RecvTimeoutError::Disconnected => Error::PeerClosed {
-                    peer: self.cause(peer),
-                    op: op.to_owned(),
-                },
-            })?;
+        let event = match inbox.rx.try_recv() {
+            Ok(event) => event,
+            // Everything the reader thread delivered has been read, and it has stopped.
+            Err(_) if link.end.is_set() => return Err(self.ended(link, peer, op)),
+            Err(_) => inbox
+                .rx
+                .recv_timeout(self.config.recv_timeout)
+                .map_err(|e| match e {
+                    RecvTimeoutError::Timeout => Error::Timeout {
+                        peer,
+                        op: op.to_owned(),
+                        after: self.config.recv_timeout,
+                    },
+                    RecvTimeoutError::Disconnected => self.ended(link, peer, op),
+                })?,
+        };
         let frame = match event {
             Incoming::Frame(frame) => frame,
+            Incoming::Ended => return Err(self.ended(link, peer, op)),
             Incoming::Malformed(e) => return Err(e.into_error(peer, op)),
-            Incoming::Failed(e) => {
-                return Err(match connection_error(peer, op, e) {
-                    Error::PeerClosed { op, .. } => Error::PeerClosed {
-                        peer: self.cause(peer),
-                        op,
-                    },
-                    other => other,
+            Incoming::Failed(e) => return Err(connection_error(peer, op, e)),
+            Incoming::Aborted { peer: from, reason } => {
+                return Err(Error::Aborted {
+                    peer: from,
+                    op: op.to_owned(),
+                    reason,
                 });
             }
         };
@@ -467,11 +588,23 @@ impl Communicator for TcpComm {
     fn stats(&self) -> &Stats {
         &self.stats
     }
+
+    /// Queues the abort frame for every peer, then closes: the writer threads send what is
+    /// queued, abort last, and half-close, and this waits for them (at most the receive
+    /// timeout; a dead peer fails the write at once). So the abort is on the wire before this
+    /// returns, even if the process exits right after without dropping the endpoint.
+    fn abort(&self, reason: &str) {
+        for peer in (0..self.world_size).filter(|&p| p != self.rank) {
+            let _ = self.send(peer, ABORT_OP, reason.as_bytes().to_vec());
+        }
+        self.close_outboxes();
+        wait_exited(&self.writers_exited, self.config.recv_timeout);
+    }
 }
 
 /// Waits until every thread holding a sender of `exited` is gone; `false` on timeout.
-fn wait_exited(exited: &mut Mutex<Receiver<()>>, timeout: Duration) -> bool {
-    let rx = exited.get_mut().unwrap_or_else(PoisonError::into_inner);
+fn wait_exited(exited: &Mutex<Receiver<()>>, timeout: Duration) -> bool {
+    let rx = lock(exited);
     let deadline = Instant::now() + timeout;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -486,22 +619,16 @@ fn wait_exited(exited: &mut Mutex<Receiver<()>>, timeout: Duration) -> bool {
 
 impl Drop for TcpComm {
     fn drop(&mut self) {
-        // Closing the queues lets each writer send what is left, then half-close.
-        for link in self.links.iter_mut().flatten() {
-            link.outbox
-                .get_mut()
-                .unwrap_or_else(PoisonError::into_inner)
-                .tx = None;
-        }
+        self.close_outboxes();
         // Readers keep running meanwhile, so two endpoints dropped together still drain each
         // other's final frames.
-        let writers_done = wait_exited(&mut self.writers_exited, self.config.recv_timeout);
+        let writers_done = wait_exited(&self.writers_exited, self.config.recv_timeout);
         // Shutting the sockets down wakes the readers (and any writer stuck on a peer that
         // stopped reading).
         for link in self.links.iter().flatten() {
             let _ = link.socket.shutdown(Shutdown::Both);
         }
-        let readers_done = wait_exited(&mut self.readers_exited, READER_EXIT_GRACE);
+        let readers_done = wait_exited(&self.readers_exited, READER_EXIT_GRACE);
         // Join threads known to have exited; leave any other detached rather than hang.
         for (done, handles) in [
             (writers_done, std::mem::take(&mut self.writers)),

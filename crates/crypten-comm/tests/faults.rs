@@ -182,3 +182,77 @@ fn an_aborting_peer_tells_everyone_why() {
         });
     }
 }
+
+#[test]
+fn tcp_an_abort_reaches_a_party_waiting_on_someone_else() {
+    // Party 0 waits on party 2, which is alive and silent; party 1 gives up. Party 0 must
+    // learn it at once, from party 1, rather than time out blaming party 2.
+    let barrier = Barrier::new(2);
+    run(endpoints(Kind::Tcp, 3, config()), |comm| {
+        match comm.rank() {
+            0 => {
+                let started = Instant::now();
+                match comm.recv(2, "mul") {
+                    Err(Error::Aborted {
+                        peer: 1,
+                        op,
+                        reason,
+                    }) => {
+                        assert_eq!(op, "mul");
+                        assert_eq!(reason, "party 3 closed the connection during `ttp`");
+                    }
+                    other => panic!("{other:?}"),
+                }
+                assert!(started.elapsed() < Duration::from_secs(2));
+                barrier.wait();
+            }
+            1 => comm.abort("party 3 closed the connection during `ttp`"),
+            _ => {
+                barrier.wait();
+            }
+        }
+    });
+}
+
+#[test]
+fn tcp_a_closed_peer_is_blamed_only_for_itself() {
+    // Party 2 aborts after party 1 died. Party 0, waiting on party 1, names party 1 however
+    // its threads see the two connections end: directly, or through party 2's reason.
+    run(endpoints(Kind::Tcp, 3, config()), |comm| {
+        match comm.rank() {
+            0 => {
+                match comm.recv(1, "mul") {
+                    Err(
+                        e @ (Error::PeerClosed { peer: 1, .. } | Error::Aborted { peer: 2, .. }),
+                    ) => {
+                        assert!(
+                            e.to_string().contains("party 1 closed the connection"),
+                            "{e}"
+                        );
+                    }
+                    other => panic!("{other:?}"),
+                }
+                match comm.recv(2, "mul") {
+                    Err(Error::Aborted {
+                        peer: 2, reason, ..
+                    }) => {
+                        assert_eq!(reason, "party 1 closed the connection during `mul`");
+                    }
+                    other => panic!("{other:?}"),
+                }
+            }
+            1 => drop(comm),
+            _ => {
+                match comm.recv(1, "mul") {
+                    Err(e @ Error::PeerClosed { peer: 1, .. }) => comm.abort(&e.to_string()),
+                    other => panic!("{other:?}"),
+                }
+                // Sending after an abort is refused here, not blamed on a peer.
+                assert!(matches!(
+                    comm.send(0, "mul", vec![1]),
+                    Err(Error::SelfAborted { .. })
+                ));
+            }
+        }
+    });
+}

@@ -252,7 +252,8 @@ impl Dealer {
 }
 
 /// The dealer's serving loop: run by the trusted third party's process (rank `parties` of
-/// `comm`) until party 0 says the session is over.
+/// `comm`) until party 0 says the session is over. When it fails, it tells every party why
+/// before returning ([`Communicator::abort`]).
 ///
 /// # Errors
 /// A party died or timed out, or party 0 sent a malformed or inconsistent request (the
@@ -267,6 +268,10 @@ pub fn run_ttp(comm: &dyn Communicator, parties: usize) -> Result<()> {
 /// # Errors
 /// See [`run_ttp`].
 pub fn run_ttp_seeded(comm: &dyn Communicator, parties: usize, fixed: Option<&Seed>) -> Result<()> {
+    serve(comm, parties, fixed).inspect_err(|e| comm.abort(&e.to_string()))
+}
+
+fn serve(comm: &dyn Communicator, parties: usize, fixed: Option<&Seed>) -> Result<()> {
     if comm.rank() != parties || comm.world_size() != parties + 1 {
         return Err(Error::Config(format!(
             "the dealer must be rank {parties} of {} endpoints, is rank {} of {}",
