@@ -5,6 +5,7 @@
 //! Nothing here communicates or knows about parties; protocols live in `crypten-mpc`.
 #![deny(missing_docs)]
 
+pub mod bitslice;
 mod conv;
 mod conv_direct;
 mod elementwise;

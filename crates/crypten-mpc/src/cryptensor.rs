@@ -6,7 +6,7 @@ use crate::deferred::{self, Operand};
 use crate::functions::batch::truncate_many;
 use crate::{Bilinear, Error, Result, Session, beaver, share, truncate};
 use crypten_core::{Conv1dParams, Conv2dParams, RingTensor};
-use ndarray::ArrayD;
+use ndarray::{ArrayD, IxDyn};
 use std::sync::{Arc, OnceLock};
 
 /// An encrypted tensor: this party's share of a fixed-point value, and its session.
@@ -474,6 +474,36 @@ impl CrypTensor {
     /// Shape mismatch, different sessions, provider or communication failures.
     pub fn matmul(&self, other: &CrypTensor) -> Result<Self> {
         self.product(other, &Bilinear::Matmul)
+    }
+
+    /// `self + mat1 @ mat2` (PyTorch's `addmm`): a matmul plus a bias (`self`, broadcast over
+    /// the rows).
+    ///
+    /// Rounds: 1 for any number of parties when `self` is a row vector (`[n]`, with `mat2` of
+    /// shape `[k, n]`): with 3+ parties the bias is folded into the product
+    /// (`[mat1, 1] @ [mat2; self]`), whose result then has a product's range, so adding a
+    /// settled bias to a deferred product costs no settling round. Otherwise as
+    /// [`Self::matmul`] followed by [`Self::add`].
+    ///
+    /// # Errors
+    /// Shape mismatch, different sessions, provider or communication failures.
+    pub fn addmm(&self, mat1: &CrypTensor, mat2: &CrypTensor) -> Result<Self> {
+        let (bias, s1, s2) = (self.shape(), mat1.shape(), mat2.shape());
+        let folds = self.sess.parties() > 2
+            && bias.len() == 1
+            && s1.len() >= 2
+            && s2.len() == 2
+            && s2[1] == bias[0];
+        if !folds {
+            return mat1.matmul(mat2)?.add(self);
+        }
+        let last = s1.len() - 1;
+        let mut ones_shape = s1.to_vec();
+        ones_shape[last] = 1;
+        let ones = Self::from_public(&self.sess, &ArrayD::ones(IxDyn(&ones_shape)))?;
+        let x1 = Self::cat(&[mat1, &ones], last)?;
+        let wb = Self::cat(&[mat2, &self.unsqueeze(0)?], 0)?;
+        x1.matmul(&wb)
     }
 
     /// 1-d convolution of `self` (`[N, C, L]`) with an encrypted weight (`[O, C/groups, K]`).

@@ -9,6 +9,9 @@ pub enum Error {
     /// Communication with a peer failed; the inner error names the peer and the operation.
     #[error(transparent)]
     Comm(#[from] crypten_comm::Error),
+    /// A preprocessing request or its material is inconsistent.
+    #[error(transparent)]
+    Dealer(#[from] crypten_dealer::Error),
     /// An argument is invalid for the operation.
     #[error("{op}: {reason}")]
     InvalidArgument {

@@ -8,9 +8,7 @@
 //! wrappers over them.
 #![deny(missing_docs)]
 
-pub mod autograd;
 pub mod beaver;
-mod bilinear;
 pub mod binary;
 mod compare;
 mod config;
@@ -28,9 +26,8 @@ pub mod share;
 pub mod testing;
 pub mod truncate;
 
-pub use autograd::{Tensor, Variable};
-pub use bilinear::{Bilinear, ConvParams};
 pub use config::{Config, ProviderKind};
+pub use crypten_dealer::{Bilinear, ConvParams};
 pub use cryptensor::CrypTensor;
 pub use error::{Error, Result};
 pub use functions::{FunctionConfig, NormOrd, SigmoidMethod};

@@ -1,11 +1,11 @@
 //! `Session`: everything one party needs to take part in a computation.
 
-use crate::config::{SeedPurpose, fresh_seed};
 use crate::provider::{InsecureTrustedFirstParty, Provider, TrustedThirdParty};
 use crate::przs::Przs;
 use crate::{Config, Error, ProviderKind, Result};
 use crypten_comm::{Communicator, StatsSnapshot, TcpComm};
 use crypten_core::{FixedPointEncoder, Prg, RingTensor, Seed};
+use crypten_dealer::{SeedPurpose, fresh_seed, parse_seed};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
 
@@ -222,7 +222,7 @@ fn setup_przs(comm: &dyn Communicator, parties: usize, fixed: Option<&Seed>) -> 
     let lower: Vec<usize> = (0..rank).collect();
     let received = comm.exchange(PRZS_SETUP_OP, sends, &lower)?;
     for (peer, bytes) in lower.into_iter().zip(received) {
-        let seed = crate::provider::parse_seed_from(&bytes, peer, PRZS_SETUP_OP)?;
+        let seed = parse_seed(&bytes, peer, PRZS_SETUP_OP)?;
         streams[peer] = Some(Prg::from_seed(seed));
     }
     Ok(Przs::new(rank, streams))

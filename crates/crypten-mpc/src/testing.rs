@@ -1,9 +1,9 @@
 //! Running a multi-party program on threads, over the in-memory communicator: the helper every
 //! multi-party test (and the single-process simulation) goes through.
 
-use crate::provider::run_ttp_seeded;
 use crate::{Config, ProviderKind, Result, Session};
 use crypten_comm::MemoryComm;
+use crypten_dealer::run_ttp_seeded;
 
 /// Runs `program` as `parties` parties on threads, each with its own session over the
 /// in-memory communicator, with the provider and limits of `config` (a dealer thread is added

@@ -11,7 +11,7 @@
 
 use crypten_comm::{Communicator, MemoryComm, Stats};
 use crypten_core::Seed;
-use crypten_mpc::provider::run_ttp_seeded;
+use crypten_dealer::run_ttp_seeded;
 use crypten_mpc::{Config, CrypTensor, ProviderKind, Session};
 use ndarray::{ArrayD, IxDyn};
 use std::sync::{Arc, Mutex};

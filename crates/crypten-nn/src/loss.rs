@@ -3,7 +3,7 @@
 //! product instead of differentiating through the softmax.
 
 use crate::{Error, Result};
-use crypten_mpc::{Tensor, Variable};
+use crypten_autograd::{Tensor, Variable};
 
 fn same_shape(layer: &'static str, prediction: &Variable, target: &Variable) -> Result<()> {
     if prediction.shape() == target.shape() {

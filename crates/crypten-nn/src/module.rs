@@ -1,7 +1,8 @@
 //! The `Module` trait: what every layer and model implements.
 
 use crate::{Parameter, Result};
-use crypten_mpc::{Session, Variable};
+use crypten_autograd::Variable;
+use crypten_mpc::Session;
 use std::rc::Rc;
 
 /// A differentiable function with trainable parameters.

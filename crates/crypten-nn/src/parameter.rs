@@ -1,7 +1,8 @@
 //! `Parameter`: a trainable tensor of a module, with its gradient.
 
 use crate::Result;
-use crypten_mpc::{CrypTensor, Session, Tensor, Variable};
+use crypten_autograd::{Tensor, Variable};
+use crypten_mpc::{CrypTensor, Session};
 use std::cell::RefCell;
 use std::rc::Rc;
 

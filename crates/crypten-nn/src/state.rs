@@ -6,8 +6,9 @@
 //! the model, and a mismatch is an error naming the file and the parameter.
 
 use crate::{Error, Module, Result};
+use crypten_autograd::Tensor;
 use crypten_core::RingTensor;
-use crypten_mpc::{CrypTensor, Session, Tensor};
+use crypten_mpc::{CrypTensor, Session};
 use ndarray::{ArrayD, IxDyn};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use std::collections::HashMap;

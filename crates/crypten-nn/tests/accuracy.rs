@@ -3,9 +3,10 @@
 //! with the same seed and schedule, and a small CNN whose loss decreases over an epoch.
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions unwrap too
 
+use crypten_autograd::{Tensor, Variable};
 use crypten_core::Prg;
 use crypten_mpc::testing::run;
-use crypten_mpc::{CrypTensor, ProviderKind, Tensor, Variable};
+use crypten_mpc::{CrypTensor, ProviderKind};
 use crypten_nn::optim::{Sgd, SgdConfig};
 use crypten_nn::{BceWithLogitsLoss, CrossEntropyLoss, Linear, Module, ReLU, Sequential, Target};
 use ndarray::{ArrayD, Axis, IxDyn};
@@ -90,12 +91,11 @@ fn fit(
             sgd.step()?;
         }
     }
-    let logits =
-        crypten_mpc::autograd::no_grad(|| model.forward(&Variable::constant(test_x.clone())))?;
+    let logits = crypten_autograd::no_grad(|| model.forward(&Variable::constant(test_x.clone())))?;
     Ok(accuracy(&logits.value().to_plain()?, test_labels))
 }
 
-fn narrow(t: &Tensor, start: usize, len: usize) -> crypten_mpc::Result<Tensor> {
+fn narrow(t: &Tensor, start: usize, len: usize) -> crypten_autograd::Result<Tensor> {
     Ok(match t {
         Tensor::Plain(a) => Tensor::Plain(
             a.slice_axis(Axis(0), ndarray::Slice::from(start..start + len))

@@ -2,9 +2,10 @@
 //! parties) against plaintext.
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions unwrap too
 
+use crypten_autograd::{Tensor, Variable};
 use crypten_core::Prg;
 use crypten_mpc::testing::run;
-use crypten_mpc::{CrypTensor, ProviderKind, Tensor, Variable};
+use crypten_mpc::{CrypTensor, ProviderKind};
 use crypten_nn::optim::{Adam, AdamConfig};
 use crypten_nn::{
     BatchNorm, BceLoss, BceWithLogitsLoss, CrossEntropyLoss, Dropout, L1Loss, LayerNorm, Module,

@@ -2,9 +2,10 @@
 //! and the optimizer's update rules against hand-computed references.
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions unwrap too
 
+use crypten_autograd::Variable;
 use crypten_core::Prg;
 use crypten_mpc::testing::run;
-use crypten_mpc::{CrypTensor, ProviderKind, Variable};
+use crypten_mpc::{CrypTensor, ProviderKind};
 use crypten_nn::optim::{Sgd, SgdConfig};
 use crypten_nn::{Linear, Module, MseLoss, Parameter, Sequential};
 use ndarray::{ArrayD, IxDyn, array};

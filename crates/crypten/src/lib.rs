@@ -34,7 +34,9 @@ pub use crypten_mpc::{
 pub use crypten_mpc::{FunctionConfig, NormOrd, SigmoidMethod, functions};
 pub use ndarray;
 
-pub use crypten_mpc::{Tensor, Variable, autograd};
+/// Reverse-mode automatic differentiation over plaintext and encrypted tensors.
+pub use crypten_autograd as autograd;
+pub use crypten_autograd::{Tensor, Variable};
 /// Neural networks: modules, losses, optimizers, state dicts.
 pub use crypten_nn as nn;
 
@@ -99,5 +101,5 @@ pub fn run_ttp_from_env(comm: CommConfig) -> Result<()> {
         )));
     }
     let tcp = TcpComm::rendezvous(env.rank, env.parties + 1, env.master, comm)?;
-    provider::run_ttp(&tcp, env.parties)
+    Ok(crypten_dealer::run_ttp(&tcp, env.parties)?)
 }

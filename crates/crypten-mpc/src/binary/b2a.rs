@@ -13,12 +13,12 @@
 //!   `x = z + r` arithmetically.
 
 use super::a2b::add;
-use super::bitslice::unpack;
 use super::{Combine, SharedBits, not, open_words};
 use crate::deferred::{self, Opened, Operand};
 use crate::provider::{Pending, Request};
 use crate::{Error, Result, Session};
 use crypten_core::RingTensor;
+use crypten_core::bitslice::unpack;
 
 /// Converts XOR-shared bits into arithmetic shares of 0/1 values, shape `[n]`.
 ///

@@ -13,12 +13,12 @@
 //! values per word, so each opened word carries 64 values' bits and the opened data shrinks
 //! with the tree (27 and 6 words per 64 values for the sign).
 
-use super::bitslice::{groups, indicators, to_planes};
-use super::plan::{BitTest, Kind, Level, NodeRef, Output, Plan, Src};
 use super::{Combine, SharedBits, open_words, xor_into};
 use crate::provider::{Pending, Request};
 use crate::{Result, Session};
 use crypten_core::RingTensor;
+use crypten_core::bitslice::{groups, indicators, to_planes};
+use crypten_dealer::{BitTest, Kind, Level, NodeRef, Output, Plan, Src};
 
 /// One XOR-shared bit per element of `x`: `x < 0` (as a signed 64-bit value) for
 /// [`BitTest::Sign`], `x == 0` for [`BitTest::Zero`].
@@ -280,7 +280,7 @@ mod tests {
             let g = groups(n);
             let r_t = RingTensor::new(&[n], r.clone()).unwrap();
             let zero = |level: usize| Ok(RingTensor::zeros(&[plan.levels[level].inputs.len(), g]));
-            let dealt = crate::provider::boolean::bit_test_values(&plan, n, &r_t, zero).unwrap();
+            let dealt = crypten_dealer::bit_test_values(&plan, n, &r_t, zero).unwrap();
             let (mut gv, mut ev) = leaves(&plan, true, g, &to_planes(&c), dealt[0].data());
             let products = &dealt[if test == BitTest::Sign { 2 } else { 1 }..];
             for (i, level) in plan.levels.iter().enumerate() {

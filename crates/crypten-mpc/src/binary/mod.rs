@@ -14,12 +14,11 @@
 pub mod a2b;
 pub mod b2a;
 mod bit_test;
-pub(crate) mod bitslice;
-pub(crate) mod plan;
 
 pub use bit_test::bit_test;
 pub(crate) use bit_test::bit_test_with;
-pub use plan::BitTest;
+use crypten_core::bitslice;
+pub use crypten_dealer::BitTest;
 
 use crate::provider::Request;
 use crate::{Error, Result, Session};

@@ -1,22 +1,18 @@
 //! Preprocessing providers: where Beaver triples, square pairs, truncation masks and the binary
 //! correlations (AND triples, bits and words in both sharings, bit-test masks) come from.
 //!
-//! Both providers are built on one [`dealer`]: for every request, each party's randomness is
+//! Both providers are built on one dealer (`crypten_dealer::deal`): for every request, each party's randomness is
 //! drawn from a PRG stream that party shares with the dealer, in a fixed order, and only the
 //! parts that depend on everyone's randomness (the product `c` of a triple, say) are computed
 //! from all streams and handed to party 0 as its share. So with a trusted third party, parties
 //! 1..N-1 never talk to it after set-up, and party 0 receives one correction per request.
 
-pub(crate) mod boolean;
-pub mod dealer;
 mod tfp;
-
-pub(crate) use tfp::parse_seed as parse_seed_from;
 mod ttp;
 
-pub use dealer::Request;
+pub use crypten_dealer::Request;
 pub use tfp::InsecureTrustedFirstParty;
-pub use ttp::{TrustedThirdParty, run_ttp, run_ttp_seeded};
+pub use ttp::TrustedThirdParty;
 
 use crate::Result;
 use crypten_comm::Communicator;

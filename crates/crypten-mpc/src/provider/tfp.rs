@@ -8,12 +8,11 @@
 //! only in `finish`: after its masked values have left, so the other parties do not wait for
 //! that work before they can start theirs, and it overlaps their words' journey.
 
-use super::dealer::{self, Request};
 use super::{Pending, Provider};
-use crate::config::{SeedPurpose, fresh_seed};
-use crate::{Error, Result};
+use crate::Result;
 use crypten_comm::Communicator;
-use crypten_core::{Prg, RingTensor, SEED_LEN, Seed};
+use crypten_core::{Prg, RingTensor, Seed};
+use crypten_dealer::{Request, SeedPurpose, deal, fresh_seed, parse_seed};
 use std::sync::Mutex;
 
 const SETUP_OP: &str = "setup.tfp";
@@ -51,7 +50,7 @@ impl InsecureTrustedFirstParty {
         let streams = if rank == 0 {
             let seeds = (0..parties)
                 .map(|k| fresh_seed(fixed, SeedPurpose::FirstParty, k, 0))
-                .collect::<Result<Vec<Seed>>>()?;
+                .collect::<crypten_dealer::Result<Vec<Seed>>>()?;
             let sends = (1..parties).map(|k| (k, seeds[k].to_vec())).collect();
             comm.exchange(SETUP_OP, sends, &[])?;
             seeds.into_iter().map(Prg::from_seed).collect()
@@ -66,17 +65,6 @@ impl InsecureTrustedFirstParty {
     }
 }
 
-/// Reads a seed sent by `peer`.
-pub(crate) fn parse_seed(bytes: &[u8], peer: usize, op: &str) -> Result<Seed> {
-    <Seed>::try_from(bytes).map_err(|_| {
-        Error::Comm(crypten_comm::Error::Malformed {
-            peer,
-            op: op.to_string(),
-            reason: format!("a seed must be {SEED_LEN} bytes, got {}", bytes.len()),
-        })
-    })
-}
-
 impl Provider for InsecureTrustedFirstParty {
     fn name(&self) -> &'static str {
         "insecure trusted first party"
@@ -88,12 +76,12 @@ impl Provider for InsecureTrustedFirstParty {
             let mut draws = streams
                 .iter_mut()
                 .enumerate()
-                .map(|(k, s)| dealer::draw(&request, s, k))
-                .collect::<Result<Vec<_>>>()?;
+                .map(|(k, s)| deal::draw(&request, s, k))
+                .collect::<crypten_dealer::Result<Vec<_>>>()?;
             let own = draws.remove(0);
             (own, draws)
         } else {
-            let own = dealer::draw(&request, &mut streams[0], self.rank)?;
+            let own = deal::draw(&request, &mut streams[0], self.rank)?;
             (own, Vec::new())
         };
         Ok(Pending {
@@ -111,7 +99,7 @@ impl Provider for InsecureTrustedFirstParty {
         }
         let mut draws = vec![pending.parts];
         draws.extend(pending.others);
-        let dependent = dealer::complete(&pending.request, &draws)?;
+        let dependent = deal::complete(&pending.request, &draws)?;
         let mut parts = draws.swap_remove(0);
         parts.extend(dependent);
         Ok(parts)

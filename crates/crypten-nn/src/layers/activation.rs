@@ -1,7 +1,7 @@
 //! Activation layers: parameter-free wrappers of the differentiable functions.
 
 use crate::{Module, Parameter, Result};
-use crypten_mpc::Variable;
+use crypten_autograd::Variable;
 use std::rc::Rc;
 
 macro_rules! activation {

@@ -1,8 +1,8 @@
 //! `Conv2d`: 2-d convolution with an optional bias.
 
 use crate::{Error, Module, Parameter, Result, init};
+use crypten_autograd::Variable;
 use crypten_core::{Conv2dParams, Prg};
-use crypten_mpc::Variable;
 use std::rc::Rc;
 
 /// Validates a convolution layer's sizes and returns its fan-in (`in/groups * taps`).

@@ -3,8 +3,9 @@
 //! enters every bit), so no party can predict or learn which elements were dropped.
 
 use crate::{Error, Module, Parameter, Result};
+use crypten_autograd::{Tensor, Variable};
 use crypten_core::Prg;
-use crypten_mpc::{CrypTensor, Tensor, Variable};
+use crypten_mpc::CrypTensor;
 use ndarray::{ArrayD, IxDyn};
 use std::cell::RefCell;
 use std::rc::Rc;

@@ -2,8 +2,8 @@
 //! index would reveal the index through the memory it touches.
 
 use crate::{Error, Module, Parameter, Result};
+use crypten_autograd::Variable;
 use crypten_core::Prg;
-use crypten_mpc::Variable;
 use ndarray::{ArrayD, IxDyn};
 use std::rc::Rc;
 

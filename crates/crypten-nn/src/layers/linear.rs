@@ -1,17 +1,14 @@
 //! `Linear`: `y = x W^T + b`.
 
 use crate::{Error, Module, Parameter, Result, init};
+use crypten_autograd::Variable;
 use crypten_core::Prg;
-use crypten_mpc::{Tensor, Variable};
-use ndarray::{ArrayD, IxDyn};
 use std::rc::Rc;
 
 /// A fully connected layer: `y = x W^T + b` with `W` of shape `[out, in]` and `b` of `[out]`.
 ///
-/// With 3+ parties and an encrypted operand the bias joins the product (`[x, 1] [W^T; b]`), so
-/// the layer costs one round: a product's truncation is deferred to its next opening, and
-/// adding a settled bias to a deferred product would settle it first. The output, bias
-/// included, then has a product's range (`2^(62-2f)`), which the next layer needs anyway.
+/// The forward pass is `b.addmm(x, W^T)`, which costs the rounds of the product alone for any
+/// number of parties (see `CrypTensor::addmm`).
 pub struct Linear {
     in_features: usize,
     weight: Rc<Parameter>,
@@ -55,16 +52,6 @@ impl Linear {
     }
 }
 
-/// Whether products of these operands are deferred: some operand is encrypted in a session
-/// of 3+ parties.
-fn defers_products(operands: &[&Variable]) -> bool {
-    operands.iter().any(|v| {
-        v.value()
-            .as_encrypted()
-            .is_some_and(|c| c.session().parties() > 2)
-    })
-}
-
 impl Module for Linear {
     fn forward(&self, input: &Variable) -> Result<Variable> {
         let shape = input.shape();
@@ -79,17 +66,7 @@ impl Module for Linear {
         let Some(bias) = &self.bias else {
             return Ok(input.matmul(&wt)?);
         };
-        let b = bias.var();
-        if !defers_products(&[input, &wt, &b]) {
-            return Ok(input.matmul(&wt)?.add(&b)?);
-        }
-        let last = shape.len() - 1;
-        let mut ones_shape = shape.to_vec();
-        ones_shape[last] = 1;
-        let ones = Variable::constant(Tensor::Plain(ArrayD::ones(IxDyn(&ones_shape))));
-        let x1 = Variable::cat(&[input, &ones], last)?;
-        let wb = Variable::cat(&[&wt, &b.unsqueeze(0)?], 0)?;
-        Ok(x1.matmul(&wb)?)
+        Ok(bias.var().addmm(input, &wt)?)
     }
 
     fn named_parameters(&self) -> Vec<(String, Rc<Parameter>)> {

@@ -2,8 +2,8 @@
 //! normalisation, composed from differentiable operations (mean, square, inv_sqrt, products).
 
 use crate::{Error, Module, Parameter, Result};
-use crypten_mpc::autograd::no_grad;
-use crypten_mpc::{Tensor, Variable};
+use crypten_autograd::no_grad;
+use crypten_autograd::{Tensor, Variable};
 use ndarray::{ArrayD, IxDyn};
 use std::cell::RefCell;
 use std::rc::Rc;

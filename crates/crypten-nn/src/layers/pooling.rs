@@ -1,7 +1,7 @@
 //! Pooling layers.
 
 use crate::{Module, Parameter, Result};
-use crypten_mpc::Variable;
+use crypten_autograd::Variable;
 use std::rc::Rc;
 
 /// Max pooling without padding.

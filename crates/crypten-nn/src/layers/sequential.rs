@@ -1,7 +1,7 @@
 //! `Sequential`: modules applied one after another.
 
 use crate::{Module, Parameter, Result};
-use crypten_mpc::Variable;
+use crypten_autograd::Variable;
 use std::rc::Rc;
 
 /// Modules applied in order; parameters are named `<index>.<name>`.

@@ -1,8 +1,8 @@
 //! Adam (Kingma & Ba): per-parameter first and second moment estimates with bias correction.
 
 use crate::{Error, Parameter, Result};
-use crypten_mpc::Tensor;
-use crypten_mpc::autograd::no_grad;
+use crypten_autograd::Tensor;
+use crypten_autograd::no_grad;
 use std::rc::Rc;
 
 /// Adam settings (PyTorch's meaning and defaults).

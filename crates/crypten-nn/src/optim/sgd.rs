@@ -1,8 +1,8 @@
 //! Stochastic gradient descent with momentum, dampening, weight decay and Nesterov momentum.
 
 use crate::{Error, Parameter, Result};
-use crypten_mpc::Tensor;
-use crypten_mpc::autograd::no_grad;
+use crypten_autograd::Tensor;
+use crypten_autograd::no_grad;
 use std::rc::Rc;
 
 /// SGD settings (PyTorch's meaning and defaults).
@@ -84,10 +84,10 @@ impl Sgd {
     pub fn step(&mut self) -> Result<()> {
         let c = self.config;
         no_grad(|| {
-            // With 3+ parties gradients and updates may be deferred products: settle each kind
-            // for every parameter at once (one round each), not parameter by parameter.
+            // Finish the protocols' pending work on each kind of value for every parameter at
+            // once (one round each), not parameter by parameter.
             let grads: Vec<Option<Tensor>> = self.params.iter().map(|p| p.grad()).collect();
-            settle_all(grads.iter().flatten())?;
+            Tensor::settle_all(grads.iter().flatten())?;
             let mut updates = Vec::with_capacity(self.params.len());
             for ((p, velocity), grad) in self.params.iter().zip(&mut self.velocity).zip(grads) {
                 let Some(mut d) = grad else { continue };
@@ -111,22 +111,16 @@ impl Sgd {
                 }
                 updates.push((p, value, d));
             }
-            settle_all(updates.iter().map(|(_, _, d)| d))?;
+            Tensor::settle_all(updates.iter().map(|(_, _, d)| d))?;
             let steps = updates
                 .iter()
                 .map(|(_, _, d)| d.mul_scalar(c.lr))
                 .collect::<crypten_mpc::Result<Vec<_>>>()?;
-            settle_all(steps.iter())?;
+            Tensor::settle_all(steps.iter())?;
             for ((p, value, _), step) in updates.into_iter().zip(steps) {
                 p.set(value.sub(&step)?);
             }
             Ok(())
         })
     }
-}
-
-/// Settles every deferred encrypted tensor among `tensors` in one round.
-fn settle_all<'a>(tensors: impl Iterator<Item = &'a Tensor>) -> Result<()> {
-    let encrypted: Vec<_> = tensors.filter_map(Tensor::as_encrypted).collect();
-    Ok(crypten_mpc::CrypTensor::settle_all(&encrypted)?)
 }

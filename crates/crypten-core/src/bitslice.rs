@@ -8,13 +8,13 @@
 //! the shares still add up to the same function of the secret.
 
 /// Number of 64-lane groups needed for `n` elements.
-pub(crate) fn groups(n: usize) -> usize {
+pub fn groups(n: usize) -> usize {
     n.div_ceil(64)
 }
 
 /// Transposes a 64x64 bit matrix in place: afterwards bit `j` of word `i` is what bit `i` of
 /// word `j` was. Recursive block swaps (Hacker's Delight, 7-3), 6 passes of 32 word pairs.
-pub(crate) fn transpose64(a: &mut [u64; 64]) {
+pub fn transpose64(a: &mut [u64; 64]) {
     let mut j = 32;
     let mut m: u64 = 0x0000_0000_FFFF_FFFF;
     while j != 0 {
@@ -33,7 +33,7 @@ pub(crate) fn transpose64(a: &mut [u64; 64]) {
 
 /// The plane blocks of `words`: `groups(words.len())` blocks of 64 words, group-major (block
 /// `g` at `out[64 g .. 64 g + 64]`); lanes past the end are zero.
-pub(crate) fn to_planes(words: &[u64]) -> Vec<u64> {
+pub fn to_planes(words: &[u64]) -> Vec<u64> {
     let mut out = vec![0u64; groups(words.len()) * 64];
     for (block, chunk) in out.chunks_exact_mut(64).zip(words.chunks(64)) {
         let block: &mut [u64; 64] = block.try_into().expect("chunks of 64");
@@ -45,7 +45,7 @@ pub(crate) fn to_planes(words: &[u64]) -> Vec<u64> {
 
 /// Packs 0/1 values (only bit 0 of each is read) into a packed bit vector.
 #[cfg(test)]
-pub(crate) fn pack(bits: &[u64]) -> Vec<u64> {
+pub fn pack(bits: &[u64]) -> Vec<u64> {
     let mut out = vec![0u64; groups(bits.len())];
     for (word, chunk) in out.iter_mut().zip(bits.chunks(64)) {
         for (lane, &b) in chunk.iter().enumerate() {
@@ -56,18 +56,18 @@ pub(crate) fn pack(bits: &[u64]) -> Vec<u64> {
 }
 
 /// The first `n` elements of a packed bit vector as 0/1 values.
-pub(crate) fn unpack(packed: &[u64], n: usize) -> Vec<u64> {
+pub fn unpack(packed: &[u64], n: usize) -> Vec<u64> {
     (0..n).map(|i| (packed[i / 64] >> (i % 64)) & 1).collect()
 }
 
 /// Element `i` of a packed bit vector.
 #[inline]
-pub(crate) fn bit(packed: &[u64], i: usize) -> u64 {
+pub fn bit(packed: &[u64], i: usize) -> u64 {
     (packed[i / 64] >> (i % 64)) & 1
 }
 
 /// A packed bit vector whose element `k` is element `indices[k]` of `packed`.
-pub(crate) fn gather(packed: &[u64], indices: &[usize]) -> Vec<u64> {
+pub fn gather(packed: &[u64], indices: &[usize]) -> Vec<u64> {
     let mut out = vec![0u64; groups(indices.len())];
     for (k, &i) in indices.iter().enumerate() {
         out[k / 64] |= bit(packed, i) << (k % 64);
@@ -76,7 +76,7 @@ pub(crate) fn gather(packed: &[u64], indices: &[usize]) -> Vec<u64> {
 }
 
 /// Concatenates packed bit vectors of `lens[i]` elements each into one packed vector.
-pub(crate) fn concat(parts: &[(&[u64], usize)]) -> Vec<u64> {
+pub fn concat(parts: &[(&[u64], usize)]) -> Vec<u64> {
     let total: usize = parts.iter().map(|&(_, n)| n).sum();
     let mut out = vec![0u64; groups(total)];
     let mut at = 0;
@@ -102,7 +102,7 @@ pub(crate) fn concat(parts: &[(&[u64], usize)]) -> Vec<u64> {
 /// set exactly when the block's bits in lane `l`, read as a number (`bits[0]` least
 /// significant), equal `v`. `out` must hold `1 << bits.len()` words.
 #[inline]
-pub(crate) fn indicators(bits: &[u64], out: &mut [u64]) {
+pub fn indicators(bits: &[u64], out: &mut [u64]) {
     out[0] = !0;
     for (i, &plane) in bits.iter().enumerate() {
         let half = 1 << i;
@@ -117,7 +117,7 @@ pub(crate) fn indicators(bits: &[u64], out: &mut [u64]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crypten_core::Prg;
+    use crate::Prg;
 
     #[test]
     fn transpose_matches_the_definition_and_is_an_involution() {

@@ -2,8 +2,8 @@
 //! tensors and keeps what its gradient needs (a mask, an output), so the backward pass costs
 //! at most one product per operation.
 
-use super::{Tensor, Variable};
 use crate::Result;
+use crate::{Tensor, Variable};
 
 impl Tensor {
     /// `max(x, 0)` and its derivative mask `[x >= 0]`.

@@ -35,23 +35,23 @@ pub enum BitTest {
 
 /// Bit positions per leaf block: the dealer sends `2^BLOCK_BITS - 1` one-hot planes per block.
 /// Four halves the tree's depth of two-bit blocks for about 140 more dealer bits per element.
-pub(crate) const BLOCK_BITS: usize = 4;
+pub const BLOCK_BITS: usize = 4;
 
 /// Children per tree node: with 16 leaves, two levels (16 -> 4 -> 1).
-pub(crate) const ARITY: usize = 4;
+pub const ARITY: usize = 4;
 
 /// Which outputs of a node are needed above it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Needs {
+pub struct Needs {
     /// `G`: the node's `r > c`.
-    pub(crate) g: bool,
+    pub g: bool,
     /// `E`: the node's `r == c`.
-    pub(crate) e: bool,
+    pub e: bool,
 }
 
 /// One of a node's two outputs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) enum Kind {
+pub enum Kind {
     /// `r > c`.
     G,
     /// `r == c`.
@@ -60,24 +60,29 @@ pub(crate) enum Kind {
 
 /// An output of a node of the level below.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct NodeRef {
-    pub(crate) node: usize,
-    pub(crate) kind: Kind,
+pub struct NodeRef {
+    /// The node's index in its level.
+    pub node: usize,
+    /// Which of its outputs.
+    pub kind: Kind,
 }
 
 /// A leaf: bit positions `lo .. lo + bits` of the compared values.
 #[derive(Clone, Debug)]
-pub(crate) struct Leaf {
-    pub(crate) lo: usize,
-    pub(crate) bits: usize,
-    pub(crate) needs: Needs,
+pub struct Leaf {
+    /// The lowest bit position.
+    pub lo: usize,
+    /// How many bit positions (at most [`BLOCK_BITS`]).
+    pub bits: usize,
+    /// Which of its outputs the tree uses.
+    pub needs: Needs,
     /// Offset of its `2^bits - 1` one-hot planes (values `1..2^bits`) among the dealer's.
-    pub(crate) onehot: usize,
+    pub onehot: usize,
 }
 
 /// Where the shared factor of a term comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Src {
+pub enum Src {
     /// The constant 1 (held by party 0).
     One,
     /// The mask of the level's opened variable.
@@ -88,50 +93,59 @@ pub(crate) enum Src {
 
 /// `(AND of the public openings of coef) & src`.
 #[derive(Clone, Debug)]
-pub(crate) struct Term {
-    pub(crate) coef: Vec<usize>,
-    pub(crate) src: Src,
+pub struct Term {
+    /// The level's opened variables whose public openings are ANDed together.
+    pub coef: Vec<usize>,
+    /// The shared factor.
+    pub src: Src,
 }
 
 /// One output of a combine: the XOR of some lower node outputs and of some terms.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Output {
-    pub(crate) linear: Vec<NodeRef>,
-    pub(crate) terms: Vec<Term>,
+pub struct Output {
+    /// Lower node outputs XORed in as they are (degree one: never opened).
+    pub linear: Vec<NodeRef>,
+    /// Products of opened variables, by their expansion over the masks.
+    pub terms: Vec<Term>,
 }
 
 /// A node of a level: its outputs, present when needed.
 #[derive(Clone, Debug)]
-pub(crate) struct Combine {
-    pub(crate) g: Option<Output>,
-    pub(crate) e: Option<Output>,
+pub struct Combine {
+    /// `r > c` on the node's bits, when needed above.
+    pub g: Option<Output>,
+    /// `r == c` on the node's bits, when needed above.
+    pub e: Option<Output>,
 }
 
 /// One round of the tree.
 #[derive(Clone, Debug)]
-pub(crate) struct Level {
+pub struct Level {
     /// The lower outputs opened (masked) in this round, in order.
-    pub(crate) inputs: Vec<NodeRef>,
+    pub inputs: Vec<NodeRef>,
     /// The mask products the dealer provides: indices into `inputs`, at least two each.
-    pub(crate) products: Vec<Vec<usize>>,
+    pub products: Vec<Vec<usize>>,
     /// The level's nodes, in order (node `i` is `combines[i]`).
-    pub(crate) combines: Vec<Combine>,
+    pub combines: Vec<Combine>,
 }
 
 /// The whole circuit for one [`BitTest`].
 #[derive(Clone, Debug)]
-pub(crate) struct Plan {
-    pub(crate) test: BitTest,
-    pub(crate) leaves: Vec<Leaf>,
+pub struct Plan {
+    /// The test this circuit computes.
+    pub test: BitTest,
+    /// The blocks of bit positions, least significant first.
+    pub leaves: Vec<Leaf>,
     /// Total one-hot planes per 64-lane group.
-    pub(crate) onehot_planes: usize,
-    pub(crate) levels: Vec<Level>,
+    pub onehot_planes: usize,
+    /// The tree's levels, leaves' parents first; each costs one round.
+    pub levels: Vec<Level>,
 }
 
 impl Plan {
     /// The circuit for `test`: on bits 0..63 of `c` and `r` for the sign (bit 63 is XORed in
     /// at the end), on all 64 bits for the zero test.
-    pub(crate) fn new(test: BitTest) -> Plan {
+    pub fn new(test: BitTest) -> Plan {
         let width = match test {
             BitTest::Sign => 63,
             BitTest::Zero => 64,

@@ -5,8 +5,8 @@
 //!   picks each window's maximum with a one-hot argmax (a constant mask for autograd), and
 //!   sums `windows * mask`; the gradient flows back through the mask and the unfolding.
 
-use super::{Tensor, Variable};
 use crate::{Error, Result};
+use crate::{Tensor, Variable};
 use crypten_core::Conv2dParams;
 use ndarray::{ArrayD, Axis, IxDyn};
 

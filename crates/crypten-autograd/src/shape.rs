@@ -1,8 +1,9 @@
 //! Differentiable shape and indexing operations: permute, narrow, cat, index_select,
 //! unsqueeze, squeeze and flatten. All are local (no communication) in both directions.
 
-use super::{Tensor, Variable};
-use crate::{CrypTensor, Error, Result};
+use crate::{Error, Result};
+use crate::{Tensor, Variable};
+use crypten_mpc::CrypTensor;
 use ndarray::{ArrayD, Axis, IxDyn, Slice};
 
 fn invalid(op: &'static str, reason: String) -> Error {

@@ -5,6 +5,10 @@
 //! back to the leaves in reverse topological order, applying each operation's gradient rule,
 //! so the same training code runs on plaintext and on secret-shared data: gradients of
 //! encrypted values are encrypted, and nothing is revealed by differentiation itself.
+//!
+//! This crate sees encrypted tensors only through `CrypTensor`'s public API: it knows nothing
+//! of shares, protocols or party counts.
+#![deny(missing_docs)]
 
 mod functions;
 mod nonlinear;
@@ -15,5 +19,8 @@ mod shape;
 mod tensor;
 mod variable;
 
+/// This crate adds no failure modes of its own: its errors are `crypten_mpc`'s (shapes and
+/// arguments, encoding, protocols, communication), as candle-nn's are candle-core's.
+pub use crypten_mpc::{Error, Result};
 pub use tensor::Tensor;
 pub use variable::{Backward, NoGradGuard, Variable, is_grad_enabled, no_grad};

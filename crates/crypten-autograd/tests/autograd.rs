@@ -2,10 +2,10 @@
 //! the same graph on encrypted leaves (2 and 3 parties) against the plaintext gradients.
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions unwrap too
 
+use crypten_autograd::{Tensor, Variable, no_grad};
 use crypten_core::Prg;
-use crypten_mpc::autograd::no_grad;
 use crypten_mpc::testing::run;
-use crypten_mpc::{CrypTensor, ProviderKind, Tensor, Variable};
+use crypten_mpc::{CrypTensor, ProviderKind};
 use ndarray::{ArrayD, IxDyn};
 
 fn data(shape: &[usize], seed: u8) -> ArrayD<f64> {
@@ -28,7 +28,7 @@ fn max_diff(a: &ArrayD<f64>, b: &ArrayD<f64>) -> f64 {
 }
 
 /// A scalar function of three inputs using every differentiable op, with broadcasting.
-fn objective(x: &Variable, w: &Variable, b: &Variable) -> crypten_mpc::Result<Variable> {
+fn objective(x: &Variable, w: &Variable, b: &Variable) -> crypten_autograd::Result<Variable> {
     let h = x.matmul(w)?.add(b)?; // [4,3]@[3,2] + [2]
     let t = h
         .transpose(0, 1)?
@@ -132,7 +132,7 @@ fn encrypted_gradients_match_plaintext_gradients() {
             grads
                 .iter()
                 .map(Tensor::to_plain)
-                .collect::<crypten_mpc::Result<Vec<_>>>()
+                .collect::<crypten_autograd::Result<Vec<_>>>()
         })
         .unwrap();
         for (i, (got, want)) in out[0].iter().zip(&expected).enumerate() {
@@ -143,7 +143,7 @@ fn encrypted_gradients_match_plaintext_gradients() {
     }
 }
 
-fn conv_objective(x: &Variable, w: &Variable) -> crypten_mpc::Result<Variable> {
+fn conv_objective(x: &Variable, w: &Variable) -> crypten_autograd::Result<Variable> {
     let p = crypten_core::Conv2dParams {
         stride: (2, 1),
         padding: (1, 1),
@@ -278,7 +278,7 @@ fn pool_ref(
 #[test]
 fn pooling_values_and_gradients() {
     let x = data(&[2, 3, 6, 5], 10);
-    let f = |x: &Variable| -> crypten_mpc::Result<[Variable; 3]> {
+    let f = |x: &Variable| -> crypten_autograd::Result<[Variable; 3]> {
         Ok([
             x.max_pool2d((2, 2), (2, 1))?,
             x.avg_pool2d((3, 2), (1, 2), (0, 0))?,
@@ -292,7 +292,7 @@ fn pooling_values_and_gradients() {
     assert!(avg_err < 1e-12);
     assert_eq!(adaptive.shape(), &[2, 3, 4, 3]);
     // Gradients by finite differences on the sum of all three pools (ties have probability 0).
-    let total = |v: &Variable| -> crypten_mpc::Result<Variable> {
+    let total = |v: &Variable| -> crypten_autograd::Result<Variable> {
         let [a, b, c] = f(v)?;
         a.sum_all()?
             .add(&b.sum_all()?)?
@@ -337,7 +337,7 @@ fn pooling_values_and_gradients() {
     }
 }
 
-type UnaryFn = fn(&Variable) -> crypten_mpc::Result<Variable>;
+type UnaryFn = fn(&Variable) -> crypten_autograd::Result<Variable>;
 
 /// Every smooth function's gradient: against finite differences in f64 and, encrypted with 2
 /// and 3 parties, against the plaintext gradient (within the function's approximation error).
@@ -413,7 +413,7 @@ fn smooth_function_gradients() {
 }
 
 /// Shape and indexing ops, with plaintext and encrypted leaves mixed in `cat`.
-fn shape_objective(x: &Variable, y: &Variable) -> crypten_mpc::Result<Variable> {
+fn shape_objective(x: &Variable, y: &Variable) -> crypten_autograd::Result<Variable> {
     let a = x.permute(&[2, 0, 1])?.narrow(1, 1, 2)?; // [4,3,2] -> [2,4,3] -> [2,2,3]
     let b = y.unsqueeze(0)?.unsqueeze(3)?.squeeze(3)?.flatten(0, 1)?; // [2,3] -> [1,2,3,1] -> [2,3]
     let c = Variable::cat(&[&a.reshape(&[4, 3])?, &b], 0)?; // [6,3]
@@ -474,7 +474,7 @@ fn shape_and_index_gradients() {
 #[test]
 fn pooling_gradients_with_three_parties() {
     let x = data(&[1, 2, 4, 4], 33);
-    let f = |v: &Variable| -> crypten_mpc::Result<Variable> {
+    let f = |v: &Variable| -> crypten_autograd::Result<Variable> {
         v.max_pool2d((2, 2), (2, 2))?.sum_all()?.add(
             &v.avg_pool2d((2, 2), (1, 1), (1, 1))?
                 .mul_scalar(3.0)?
@@ -503,7 +503,7 @@ fn conv1d_and_max_gradients() {
         dilation: 1,
         groups: 1,
     };
-    let f = |x: &Variable, w: &Variable| -> crypten_mpc::Result<Variable> {
+    let f = |x: &Variable, w: &Variable| -> crypten_autograd::Result<Variable> {
         x.conv1d(w, &p)?.max(2, false)?.square()?.sum_all()
     };
     let (xv, wv) = (

@@ -1,15 +1,14 @@
 //! The dealer's side of the binary correlations: XOR reconstruction of binary parts, party 0's
 //! XOR corrections, and the values behind a bit test's dependent parts (the one-hot planes of
-//! the mask's blocks, its top bit, and the tree levels' mask products; see `binary::plan`).
+//! the mask's blocks, its top bit, and the tree levels' mask products; see `bit_test_plan`).
 
 use crate::Result;
-use crate::binary::BitTest;
-use crate::binary::bitslice::{groups, indicators, to_planes, unpack};
-use crate::binary::plan::Plan;
+use crate::bit_test_plan::{BitTest, Plan};
 use crypten_core::RingTensor;
+use crypten_core::bitslice::{groups, indicators, to_planes, unpack};
 
 /// The secret behind binary independent part `i`: the XOR of every party's draw.
-pub(super) fn xor_of(draws: &[Vec<RingTensor>], i: usize) -> Result<RingTensor> {
+pub fn xor_of(draws: &[Vec<RingTensor>], i: usize) -> Result<RingTensor> {
     let mut acc = draws[0][i].clone();
     for d in &draws[1..] {
         acc.xor_assign(&d[i])?;
@@ -18,11 +17,7 @@ pub(super) fn xor_of(draws: &[Vec<RingTensor>], i: usize) -> Result<RingTensor> 
 }
 
 /// Party 0's share of binary dependent part `i` holding `total`: `total` XOR the others' draws.
-pub(super) fn xor_share(
-    draws: &[Vec<RingTensor>],
-    i: usize,
-    mut total: RingTensor,
-) -> Result<RingTensor> {
+pub fn xor_share(draws: &[Vec<RingTensor>], i: usize, mut total: RingTensor) -> Result<RingTensor> {
     for d in &draws[1..] {
         total.xor_assign(&d[i])?;
     }
@@ -30,7 +25,7 @@ pub(super) fn xor_share(
 }
 
 /// The first `n` bits of a packed vector as arithmetic 0/1 values of shape `[n]`.
-pub(super) fn unpack_bits(packed: &RingTensor, n: usize) -> Result<RingTensor> {
+pub fn unpack_bits(packed: &RingTensor, n: usize) -> Result<RingTensor> {
     Ok(RingTensor::new(&[n], unpack(packed.data(), n))?)
 }
 
@@ -39,7 +34,7 @@ pub(super) fn unpack_bits(packed: &RingTensor, n: usize) -> Result<RingTensor> {
 /// mask products (dependent). The one-hot planes are group-major (`[groups, planes]`, read
 /// group by group at the leaves); the levels' masks and products are plane-major
 /// (`[planes, groups]`, combined plane by plane).
-pub(crate) fn bit_test_shapes(plan: &Plan, n: usize) -> Vec<Vec<usize>> {
+pub fn bit_test_shapes(plan: &Plan, n: usize) -> Vec<Vec<usize>> {
     let g = groups(n);
     let mut shapes = vec![vec![n]];
     shapes.extend(plan.levels.iter().map(|l| vec![l.inputs.len(), g]));
@@ -53,7 +48,7 @@ pub(crate) fn bit_test_shapes(plan: &Plan, n: usize) -> Vec<Vec<usize>> {
 
 /// The values of a bit test's dependent parts, in order, for the mask `r` (shape `[n]`) and
 /// the levels' masks (`masks(level)`, shape `[inputs, groups]`).
-pub(crate) fn bit_test_values(
+pub fn bit_test_values(
     plan: &Plan,
     n: usize,
     r: &RingTensor,

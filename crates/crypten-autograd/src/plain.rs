@@ -1,9 +1,10 @@
 //! Plaintext f64 kernels the autograd `Tensor` needs beyond ndarray's: checked broadcasting
 //! arithmetic, numpy-style batched matmul, and summing a broadcast gradient back to a shape.
 
-use crate::{Bilinear, Error, Result};
+use crate::{Error, Result};
 use crypten_core::broadcast_shapes;
 use crypten_core::{Conv2dParams, conv2d_direct, conv2d_input_grad, conv2d_weight_grad};
+use crypten_mpc::Bilinear;
 use ndarray::{Array2, ArrayD, Axis, Ix2, IxDyn};
 
 /// `f(a, b)` elementwise with numpy broadcasting; mismatched shapes are an error (ndarray

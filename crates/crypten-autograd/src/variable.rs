@@ -1,7 +1,7 @@
 //! `Variable`: a tensor in the autograd graph, and the backward pass.
 
-use super::Tensor;
 use crate::Result;
+use crate::Tensor;
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;

@@ -4,9 +4,10 @@
 //! whichever operands are encrypted encrypted, so a gradient is encrypted exactly when it
 //! depends on an encrypted value.
 
-use super::{Tensor, Variable};
-use crate::{Bilinear, ConvParams, Result};
+use crate::Result;
+use crate::{Tensor, Variable};
 use crypten_core::Conv2dParams;
+use crypten_mpc::{Bilinear, ConvParams};
 
 impl Variable {
     /// `self + other` (broadcasting).
@@ -157,6 +158,54 @@ impl Variable {
                     None
                 };
                 Ok(vec![ga, gb])
+            }),
+        ))
+    }
+
+    /// `self + mat1 @ mat2` (PyTorch's `addmm`, `self` a bias broadcast over the rows): what a
+    /// linear layer computes, in the rounds of the matmul alone (see [`Tensor::addmm`]).
+    /// Gradients: `g` summed to the bias's shape, `g @ mat2^T` and `mat1^T @ g`.
+    ///
+    /// # Errors
+    /// Shape mismatch; protocol failures.
+    pub fn addmm(&self, mat1: &Variable, mat2: &Variable) -> Result<Variable> {
+        if mat1.shape().len() < 2 || mat2.shape().len() != 2 {
+            return Err(crate::Error::InvalidArgument {
+                op: "addmm",
+                reason: format!(
+                    "needs a matrix (or a batch of them) and a matrix, got {:?} and {:?}",
+                    mat1.shape(),
+                    mat2.shape()
+                ),
+            });
+        }
+        let value = self.value().addmm(mat1.value(), mat2.value())?;
+        let (bias, x, w) = (self.clone(), mat1.clone(), mat2.clone());
+        let needs = [bias.requires_grad(), x.requires_grad(), w.requires_grad()];
+        let (bias_shape, vx, vw) = (bias.shape().to_vec(), x.value().clone(), w.value().clone());
+        Ok(Variable::from_op(
+            value,
+            "addmm",
+            vec![bias, x, w],
+            Box::new(move |g| {
+                let gb = if needs[0] {
+                    Some(g.sum_to_shape(&bias_shape)?)
+                } else {
+                    None
+                };
+                let gx = if needs[1] {
+                    Some(g.matmul(&vw.transpose(0, 1)?)?.sum_to_shape(vx.shape())?)
+                } else {
+                    None
+                };
+                let gw = if needs[2] {
+                    let last = vx.shape().len() - 1;
+                    let xt = vx.transpose(last - 1, last)?;
+                    Some(xt.matmul(g)?.sum_to_shape(vw.shape())?)
+                } else {
+                    None
+                };
+                Ok(vec![gb, gx, gw])
             }),
         ))
     }

@@ -7,8 +7,9 @@
 //! the derivative is a function of it (`exp`, `sigmoid`, `tanh`, `sqrt`, `reciprocal`,
 //! softmax), so differentiating costs one or two products.
 
-use super::{Tensor, Variable};
 use crate::{Error, Result};
+use crate::{Tensor, Variable};
+use crypten_mpc::CrypTensor;
 use ndarray::{ArrayD, Axis};
 
 const FRAC_2_SQRT_PI: f64 = std::f64::consts::FRAC_2_SQRT_PI;
@@ -59,7 +60,7 @@ impl Tensor {
     fn map_both(
         &self,
         plain: impl Fn(&ArrayD<f64>) -> Result<ArrayD<f64>>,
-        encrypted: impl Fn(&crate::CrypTensor) -> Result<crate::CrypTensor>,
+        encrypted: impl Fn(&CrypTensor) -> Result<CrypTensor>,
     ) -> Result<Tensor> {
         Ok(match self {
             Tensor::Plain(a) => Tensor::Plain(plain(a)?),

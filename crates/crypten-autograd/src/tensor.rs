@@ -3,8 +3,9 @@
 //! operand is public to all parties, so `encrypted op plaintext` uses the cheaper public
 //! variant of the protocol, and the result is encrypted.
 
-use super::plain;
-use crate::{Bilinear, CrypTensor, Error, Result};
+use crate::plain;
+use crate::{Error, Result};
+use crypten_mpc::{Bilinear, CrypTensor};
 use ndarray::{ArrayD, Axis, IxDyn};
 
 /// A plaintext or encrypted tensor.
@@ -149,6 +150,37 @@ impl Tensor {
             (Self::Plain(a), Self::Encrypted(b)) => Self::Encrypted(b.plain_matmul(a)?),
             (Self::Encrypted(a), Self::Encrypted(b)) => Self::Encrypted(a.matmul(b)?),
         })
+    }
+
+    /// `self + mat1 @ mat2` (PyTorch's `addmm`): a matmul plus a bias broadcast over its rows.
+    /// With every operand encrypted it is [`CrypTensor::addmm`], which costs the rounds of the
+    /// matmul alone.
+    ///
+    /// # Errors
+    /// Shape mismatch; protocol failures.
+    pub fn addmm(&self, mat1: &Tensor, mat2: &Tensor) -> Result<Tensor> {
+        match (self, mat1, mat2) {
+            (Self::Encrypted(bias), Self::Encrypted(x), Self::Encrypted(w)) => {
+                Ok(Self::Encrypted(bias.addmm(x, w)?))
+            }
+            _ => mat1.matmul(mat2)?.add(self),
+        }
+    }
+
+    /// Completes, together, the work the protocols postponed on the encrypted tensors among
+    /// `tensors` (a truncation waiting to ride on a later opening, say): one round for all of
+    /// them, where finishing them one by one would cost a round each. Optimizers call it on
+    /// a step's gradients and updates. Plaintext tensors and tensors with nothing pending are
+    /// skipped.
+    ///
+    /// # Errors
+    /// Protocol failures.
+    pub fn settle_all<'a>(tensors: impl IntoIterator<Item = &'a Tensor>) -> Result<()> {
+        let encrypted: Vec<&CrypTensor> = tensors
+            .into_iter()
+            .filter_map(Tensor::as_encrypted)
+            .collect();
+        CrypTensor::settle_all(&encrypted)
     }
 
     /// A bilinear map `op(self, other)` (convolutions and their gradients), on any mix of
