@@ -4,7 +4,7 @@
 
 use crypten_autograd::{Tensor, Variable, no_grad};
 use crypten_core::Prg;
-use crypten_mpc::testing::run;
+use crypten_mpc::simulator::run;
 use crypten_mpc::{CrypTensor, ProviderKind};
 use ndarray::{ArrayD, IxDyn};
 

@@ -23,14 +23,14 @@ pub enum Error {
 /// Result alias for `crypten-bench`.
 pub type Result<T> = std::result::Result<T, Error>;
 
-impl From<crypten::comm::Error> for Error {
-    fn from(e: crypten::comm::Error) -> Self {
+impl From<crypten::advanced::comm::Error> for Error {
+    fn from(e: crypten::advanced::comm::Error) -> Self {
         Self::Mpc(e.into())
     }
 }
 
-impl From<crypten::core::Error> for Error {
-    fn from(e: crypten::core::Error) -> Self {
+impl From<crypten::advanced::core::Error> for Error {
+    fn from(e: crypten::advanced::core::Error) -> Self {
         Self::Mpc(e.into())
     }
 }

@@ -2,6 +2,7 @@
 //! environment (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT, CRYPTEN_PROVIDER) and relaying
 //! their output.
 
+use crate::party::ProviderArg;
 use anyhow::{Context, bail};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -16,8 +17,8 @@ pub struct LaunchArgs {
     #[arg(short = 'n', long, default_value_t = 2)]
     pub parties: usize,
     /// Preprocessing provider: ttp (adds a dealer process) or tfp (insecure, tests only).
-    #[arg(long, default_value = "ttp")]
-    pub provider: String,
+    #[arg(long, value_enum, default_value = "ttp")]
+    pub provider: ProviderArg,
     /// Start a trusted third party: the default, the same as `--provider ttp`.
     #[arg(long, conflicts_with = "provider")]
     pub ttp: bool,
@@ -42,19 +43,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub master: String,
     /// Preprocessing provider: ttp or tfp.
-    #[arg(long, default_value = "ttp")]
-    pub provider: String,
+    #[arg(long, value_enum, default_value = "ttp")]
+    pub provider: ProviderArg,
     /// The subcommand to run as this party (ignored for the dealer's rank).
     #[arg(last = true)]
     pub command: Vec<String>,
-}
-
-fn validate_provider(provider: &str) -> anyhow::Result<bool> {
-    match provider {
-        "ttp" => Ok(true),
-        "tfp" => Ok(false),
-        other => bail!("unknown provider `{other}` (use ttp or tfp)"),
-    }
 }
 
 /// One process to start: its label, rank and arguments.
@@ -69,7 +62,7 @@ pub fn launch(args: &LaunchArgs) -> anyhow::Result<ExitCode> {
     if !(2..=64).contains(&args.parties) {
         bail!("--parties must be between 2 and 64, got {}", args.parties);
     }
-    let with_ttp = validate_provider(&args.provider)?;
+    let with_ttp = args.provider.has_dealer();
     // Rank 0 listens on this port; it is free now and taken again within milliseconds.
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -100,7 +93,7 @@ pub fn launch(args: &LaunchArgs) -> anyhow::Result<ExitCode> {
             .env("WORLD_SIZE", args.parties.to_string())
             .env("MASTER_ADDR", "127.0.0.1")
             .env("MASTER_PORT", port.to_string())
-            .env("CRYPTEN_PROVIDER", &args.provider)
+            .env("CRYPTEN_PROVIDER", args.provider.0.name())
             .env("RAYON_NUM_THREADS", &threads)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -195,7 +188,7 @@ fn supervise(children: &mut [(String, Child)], grace: Duration) -> anyhow::Resul
 
 /// `crypten run`: one process with an explicit rank and rendezvous address.
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
-    let with_ttp = validate_provider(&args.provider)?;
+    let with_ttp = args.provider.has_dealer();
     let (host, port) = args
         .master
         .rsplit_once(':')
@@ -224,7 +217,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         .env("WORLD_SIZE", args.parties.to_string())
         .env("MASTER_ADDR", host)
         .env("MASTER_PORT", port)
-        .env("CRYPTEN_PROVIDER", &args.provider)
+        .env("CRYPTEN_PROVIDER", args.provider.0.name())
         .status()
         .context("cannot start the party process")?;
     Ok(if status.success() {

@@ -2,10 +2,8 @@
 //! there is none, by launching the parties of a local computation.
 
 use crate::launch::{LaunchArgs, launch};
-use anyhow::Context;
-use crypten::{CommConfig, Config, Session};
+use crypten::{CommConfig, Config, ProviderKind, Session};
 use std::process::ExitCode;
-use std::time::Duration;
 
 /// Options shared by the party programs.
 #[derive(clap::Args, Clone, Debug)]
@@ -14,31 +12,46 @@ pub struct PartyArgs {
     #[arg(short = 'n', long, default_value_t = 2)]
     pub parties: usize,
     /// Preprocessing provider when launching locally: ttp (a dealer process) or tfp (insecure).
-    #[arg(long, default_value = "ttp")]
-    pub provider: String,
+    #[arg(long, value_enum, default_value = "ttp")]
+    pub provider: ProviderArg,
 }
 
-/// Communicator settings from the environment: `CRYPTEN_RECV_TIMEOUT` (seconds) overrides the
-/// receive timeout.
-pub fn comm_config() -> anyhow::Result<CommConfig> {
-    let mut comm = CommConfig::default();
-    if let Ok(secs) = std::env::var("CRYPTEN_RECV_TIMEOUT") {
-        let secs: f64 = secs
-            .trim()
-            .parse()
-            .context("CRYPTEN_RECV_TIMEOUT must be a number of seconds")?;
-        comm.recv_timeout = Duration::from_secs_f64(secs);
+/// A preprocessing provider on the command line, by the names `ProviderKind::name` gives
+/// (`ttp`, `tfp`), so that the names are defined in one place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProviderArg(pub ProviderKind);
+
+impl ProviderArg {
+    /// Whether the computation has a dealer process.
+    pub fn has_dealer(self) -> bool {
+        self.0 == ProviderKind::TrustedThirdParty
     }
-    Ok(comm)
+}
+
+impl clap::ValueEnum for ProviderArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[
+            Self(ProviderKind::TrustedThirdParty),
+            Self(ProviderKind::InsecureTrustedFirstParty),
+        ]
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        let help = match self.0 {
+            ProviderKind::TrustedThirdParty => "a trusted third party (a dealer process)",
+            ProviderKind::InsecureTrustedFirstParty => "INSECURE: party 0 deals (tests only)",
+        };
+        Some(clap::builder::PossibleValue::new(self.0.name()).help(help))
+    }
 }
 
 /// Joins the computation described by the environment.
 pub fn join() -> anyhow::Result<Session> {
     let config = Config {
-        comm: comm_config()?,
+        comm: CommConfig::from_env()?,
         ..Config::default()
     };
-    Ok(Session::from_env(config)?)
+    Ok(crypten::session_from_env(config)?)
 }
 
 /// Joins the computation described by the environment and runs `program` in it. On success
@@ -59,7 +72,7 @@ pub fn with_session<T>(program: impl FnOnce(&Session) -> anyhow::Result<T>) -> a
 
 /// Runs the dealer described by the environment.
 pub fn serve_ttp() -> anyhow::Result<()> {
-    Ok(crypten::run_ttp_from_env(comm_config()?)?)
+    Ok(crypten::advanced::dealer::run_from_env()?)
 }
 
 /// Runs `program` as a party when `RANK` is set; otherwise launches `args.parties` local
@@ -75,7 +88,7 @@ pub fn party_or_launch(
     }
     let launch_args = LaunchArgs {
         parties: args.parties,
-        provider: args.provider.clone(),
+        provider: args.provider,
         ttp: false,
         timeout: 120.0,
         command: subcommand,

@@ -91,6 +91,14 @@ pub enum Error {
         /// The operation attempted.
         op: String,
     },
+    /// An environment variable that describes the computation is missing or malformed.
+    #[error("environment variable {var} {reason}")]
+    Environment {
+        /// The variable.
+        var: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Setting up connections failed.
     #[error("rendezvous failed: {0}")]
     Rendezvous(String),

@@ -13,6 +13,7 @@
 #![deny(missing_docs)]
 
 mod communicator;
+mod endpoint;
 mod error;
 mod frame;
 mod memory;
@@ -21,6 +22,7 @@ mod stats;
 mod tcp;
 
 pub use communicator::{CommConfig, Communicator, Words};
+pub use endpoint::Endpoint;
 pub use error::{Error, Result};
 pub use frame::{FRAME_HEADER_BYTES, MAX_OP_NAME};
 pub use memory::MemoryComm;

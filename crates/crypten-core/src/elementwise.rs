@@ -265,6 +265,16 @@ impl RingTensor {
         self.zip_assign(rhs, "sub_assign", u64::wrapping_sub)
     }
 
+    /// In-place `self += c * rhs` (wrapping); `rhs` broadcasts into `self`'s shape.
+    ///
+    /// # Errors
+    /// `ShapeMismatch` when `rhs` does not broadcast to exactly `self`'s shape.
+    pub fn add_scaled_assign(&mut self, c: u64, rhs: &RingTensor) -> Result<()> {
+        self.zip_assign(rhs, "add_scaled_assign", move |x, y| {
+            x.wrapping_add(y.wrapping_mul(c))
+        })
+    }
+
     /// In-place xor; `rhs` broadcasts into `self`'s shape.
     ///
     /// # Errors

@@ -8,7 +8,7 @@
 
 use crate::seed::{SeedPurpose, fresh_seed};
 use crate::{Error, Request, Result, deal};
-use crypten_comm::Communicator;
+use crypten_comm::{CommConfig, Communicator, Endpoint};
 use crypten_core::{Prg, SEED_LEN, Seed};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -139,6 +139,24 @@ impl Dealer {
 /// dealer treats requests as untrusted input and stops with an error naming party 0).
 pub fn run_ttp(comm: &dyn Communicator, parties: usize) -> Result<()> {
     run_ttp_seeded(comm, parties, None)
+}
+
+/// Runs the dealer of the computation described by the environment (`RANK` = `WORLD_SIZE`,
+/// the dealer's rank, `MASTER_ADDR`, `MASTER_PORT`; `CRYPTEN_RECV_TIMEOUT`; see
+/// [`Endpoint::from_env`]) until party 0 ends the session.
+///
+/// # Errors
+/// Missing or malformed variables, failed rendezvous, or a failing or misbehaving party.
+pub fn run_from_env() -> Result<()> {
+    let endpoint = Endpoint::from_env()?;
+    if endpoint.rank != endpoint.parties {
+        return Err(Error::Config(format!(
+            "the dealer must have RANK = WORLD_SIZE = {}, got RANK {}",
+            endpoint.parties, endpoint.rank
+        )));
+    }
+    let comm = endpoint.connect(endpoint.parties + 1, CommConfig::from_env()?)?;
+    run_ttp(&comm, endpoint.parties)
 }
 
 /// [`run_ttp`], with the parties' stream seeds derived from `fixed` when given (tests only).

@@ -1,34 +1,32 @@
-//! Secret-shared computation for crypten-rs: sessions, arithmetic shares and their protocols,
+//! Secret-shared computation for crypten-rs: sessions, the protocols over shares,
 //! preprocessing providers, and [`CrypTensor`], the user's encrypted tensor.
 //!
 //! Every party runs the same program (SPMD). A [`Session`] holds what a party needs: its rank,
 //! the communicator, pairwise seeds for zero sharings, the preprocessing provider and the
-//! configuration. Protocols are functions over shares that take the session first
-//! (`beaver::bilinear`, `truncate::truncate`, `share::reveal`); `CrypTensor`'s methods are thin
-//! wrappers over them.
+//! configuration. The crate has three floors:
+//! - [`protocol`]: functions over shares that take the session first and read as
+//!   mask-open-combine (`protocol::beaver::bilinear`, `protocol::truncate::truncate`,
+//!   `protocol::share::reveal`, the binary protocols), with deferred truncation and batching;
+//! - `tensor`: [`CrypTensor`], whose methods are thin wrappers over the protocols, split by
+//!   concern (arithmetic, shape, comparisons, max, pooling, sampling);
+//! - [`functions`]: the non-linear functions, built from the tensor's operations.
+//!
+//! [`provider`] supplies the correlated randomness (through `crypten_dealer`'s contract), and
+//! [`simulator`] runs a computation's parties on threads of one process.
 #![deny(missing_docs)]
 
-pub mod beaver;
-pub mod binary;
-mod compare;
 mod config;
-mod cryptensor;
-mod deferred;
 mod error;
 pub mod functions;
-mod pooling;
+pub mod protocol;
 pub mod provider;
-mod przs;
-mod reduce_max;
-mod sampling;
 mod session;
-pub mod share;
-pub mod testing;
-pub mod truncate;
+pub mod simulator;
+mod tensor;
 
 pub use config::{Config, ProviderKind};
 pub use crypten_dealer::{Bilinear, ConvParams};
-pub use cryptensor::CrypTensor;
 pub use error::{Error, Result};
 pub use functions::{FunctionConfig, NormOrd, SigmoidMethod};
-pub use session::{EnvSettings, Session};
+pub use session::Session;
+pub use tensor::CrypTensor;

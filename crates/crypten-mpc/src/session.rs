@@ -1,12 +1,11 @@
 //! `Session`: everything one party needs to take part in a computation.
 
+use crate::protocol::przs::Przs;
 use crate::provider::{InsecureTrustedFirstParty, Provider, TrustedThirdParty};
-use crate::przs::Przs;
 use crate::{Config, Error, ProviderKind, Result};
-use crypten_comm::{Communicator, StatsSnapshot, TcpComm};
+use crypten_comm::{Communicator, StatsSnapshot};
 use crypten_core::{FixedPointEncoder, Prg, RingTensor, Seed};
 use crypten_dealer::{SeedPurpose, fresh_seed, parse_seed};
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
 
 const PRZS_SETUP_OP: &str = "setup.przs";
@@ -96,30 +95,6 @@ impl Session {
                 local: Mutex::new(local),
             }),
         })
-    }
-
-    /// Joins a computation over TCP described by environment variables, in the style of
-    /// torch.distributed: `RANK`, `WORLD_SIZE` (the number of computing parties),
-    /// `MASTER_ADDR`, `MASTER_PORT`, and optionally `CRYPTEN_PROVIDER` (`ttp`, the default, or
-    /// `tfp`), which overrides `config.provider`.
-    ///
-    /// # Errors
-    /// Missing or invalid variables, or failed rendezvous.
-    pub fn from_env(mut config: Config) -> Result<Self> {
-        let env = EnvSettings::read()?;
-        if let Some(provider) = env.provider {
-            config.provider = provider;
-        }
-        if env.rank >= env.parties {
-            return Err(Error::Config(format!(
-                "RANK {} is not a party of WORLD_SIZE {} (the dealer runs `crypten ttp`)",
-                env.rank, env.parties
-            )));
-        }
-        let endpoints =
-            env.parties + usize::from(config.provider == ProviderKind::TrustedThirdParty);
-        let comm = TcpComm::rendezvous(env.rank, endpoints, env.master, config.comm.clone())?;
-        Self::new(Box::new(comm), env.parties, config)
     }
 
     /// This party's rank.
@@ -226,62 +201,4 @@ fn setup_przs(comm: &dyn Communicator, parties: usize, fixed: Option<&Seed>) -> 
         streams[peer] = Some(Prg::from_seed(seed));
     }
     Ok(Przs::new(rank, streams))
-}
-
-/// The rendezvous settings read from the environment.
-pub struct EnvSettings {
-    /// `RANK`.
-    pub rank: usize,
-    /// `WORLD_SIZE`: the number of computing parties.
-    pub parties: usize,
-    /// `MASTER_ADDR:MASTER_PORT`.
-    pub master: SocketAddr,
-    /// `CRYPTEN_PROVIDER`, if set.
-    pub provider: Option<ProviderKind>,
-}
-
-impl EnvSettings {
-    /// Reads and validates the variables.
-    ///
-    /// # Errors
-    /// `Config` naming the missing or malformed variable.
-    pub fn read() -> Result<Self> {
-        fn var(name: &str) -> Result<String> {
-            std::env::var(name)
-                .map_err(|_| Error::Config(format!("environment variable {name} is not set")))
-        }
-        fn number(name: &str) -> Result<usize> {
-            var(name)?
-                .trim()
-                .parse()
-                .map_err(|_| Error::Config(format!("{name} must be a non-negative integer")))
-        }
-        let rank = number("RANK")?;
-        let parties = number("WORLD_SIZE")?;
-        let host = var("MASTER_ADDR")?;
-        let port: u16 = var("MASTER_PORT")?
-            .trim()
-            .parse()
-            .map_err(|_| Error::Config("MASTER_PORT must be a port number".into()))?;
-        let master = (host.as_str(), port)
-            .to_socket_addrs()
-            .ok()
-            .and_then(|mut a| a.next())
-            .ok_or_else(|| Error::Config(format!("cannot resolve MASTER_ADDR {host}:{port}")))?;
-        let provider = match std::env::var("CRYPTEN_PROVIDER") {
-            Ok(p) => Some(ProviderKind::parse(p.trim())?),
-            Err(_) => None,
-        };
-        if parties < 2 {
-            return Err(Error::Config(format!(
-                "WORLD_SIZE must be at least 2, got {parties}"
-            )));
-        }
-        Ok(Self {
-            rank,
-            parties,
-            master,
-            provider,
-        })
-    }
 }

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions unwrap too
 
 use crypten_core::{Conv1dParams, Conv2dParams, FixedPointEncoder, Prg};
-use crypten_mpc::testing::run;
+use crypten_mpc::simulator::run;
 use crypten_mpc::{CrypTensor, ProviderKind};
 use ndarray::{ArrayD, IxDyn};
 
@@ -303,8 +303,8 @@ mod properties {
             let src = src_pick % parties;
             let out = run(parties, ProviderKind::InsecureTrustedFirstParty, |sess| {
                 let mine = (sess.rank() == src).then_some(&plain);
-                let x = crypten_mpc::share::share(&sess, src, mine, &[n])?;
-                crypten_mpc::share::reveal(&sess, &x)
+                let x = crypten_mpc::protocol::share::share(&sess, src, mine, &[n])?;
+                crypten_mpc::protocol::share::reveal(&sess, &x)
             }).unwrap();
             for got in out {
                 prop_assert_eq!(&got, &plain);
@@ -322,10 +322,10 @@ mod properties {
             let x = crypten_core::RingTensor::new(&[n], pairs.iter().map(|p| p.0).collect()).unwrap();
             let y = crypten_core::RingTensor::new(&[n], pairs.iter().map(|p| p.1).collect()).unwrap();
             let out = run(parties, ProviderKind::TrustedThirdParty, |sess| {
-                let xs = crypten_mpc::share::share(&sess, 0, (sess.rank() == 0).then_some(&x), &[n])?;
-                let ys = crypten_mpc::share::share(&sess, 1, (sess.rank() == 1).then_some(&y), &[n])?;
-                let z = crypten_mpc::beaver::bilinear(&sess, &crypten_mpc::Bilinear::Mul, &xs, &ys)?;
-                crypten_mpc::share::reveal(&sess, &z)
+                let xs = crypten_mpc::protocol::share::share(&sess, 0, (sess.rank() == 0).then_some(&x), &[n])?;
+                let ys = crypten_mpc::protocol::share::share(&sess, 1, (sess.rank() == 1).then_some(&y), &[n])?;
+                let z = crypten_mpc::protocol::beaver::bilinear(&sess, &crypten_mpc::Bilinear::Mul, &xs, &ys)?;
+                crypten_mpc::protocol::share::reveal(&sess, &z)
             }).unwrap();
             prop_assert_eq!(&out[0], &x.mul(&y).unwrap());
         }

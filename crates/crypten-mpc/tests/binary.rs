@@ -5,9 +5,10 @@
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions unwrap too
 
 use crypten_core::{Prg, RingTensor};
-use crypten_mpc::binary::{self, BitTest, SharedBits, a2b, b2a};
-use crypten_mpc::testing::run;
-use crypten_mpc::{ProviderKind, Result, Session, share};
+use crypten_mpc::protocol::binary::{self, BitTest, SharedBits, a2b, b2a};
+use crypten_mpc::protocol::share;
+use crypten_mpc::simulator::run;
+use crypten_mpc::{ProviderKind, Result, Session};
 
 const PROVIDERS: [ProviderKind; 2] = [
     ProviderKind::TrustedThirdParty,

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions unwrap too
 
 use crypten_core::{FixedPointEncoder, Prg};
-use crypten_mpc::testing::run;
+use crypten_mpc::simulator::run;
 use crypten_mpc::{CrypTensor, ProviderKind, Result};
 use ndarray::{ArrayD, IxDyn};
 

@@ -6,7 +6,7 @@
 //! with 2 parties and with 3 and 4 (rounds do not grow with N; bytes grow as N - 1).
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions unwrap too
 
-use crypten_mpc::testing::run;
+use crypten_mpc::simulator::run;
 use crypten_mpc::{CrypTensor, ProviderKind};
 use ndarray::{ArrayD, IxDyn};
 

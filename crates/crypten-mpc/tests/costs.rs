@@ -3,8 +3,9 @@
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions unwrap too
 
 use crypten_core::RingTensor;
-use crypten_mpc::testing::run;
-use crypten_mpc::{Bilinear, CrypTensor, ProviderKind, beaver, share, truncate};
+use crypten_mpc::protocol::{beaver, share, truncate};
+use crypten_mpc::simulator::run;
+use crypten_mpc::{Bilinear, CrypTensor, ProviderKind};
 use ndarray::{ArrayD, IxDyn};
 
 const PROVIDERS: [ProviderKind; 2] = [

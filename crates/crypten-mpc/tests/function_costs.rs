@@ -4,7 +4,7 @@
 //! softmax over 100 columns 116).
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions unwrap too
 
-use crypten_mpc::testing::{run, run_with};
+use crypten_mpc::simulator::{run, run_with};
 use crypten_mpc::{Config, CrypTensor, FunctionConfig, ProviderKind, SigmoidMethod};
 use ndarray::{ArrayD, IxDyn};
 

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions unwrap too
 
 use crypten_core::FixedPointEncoder;
-use crypten_mpc::testing::run_with;
+use crypten_mpc::simulator::run_with;
 use crypten_mpc::{Config, CrypTensor, NormOrd, ProviderKind, SigmoidMethod};
 use ndarray::{ArrayD, IxDyn};
 

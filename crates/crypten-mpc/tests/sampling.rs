@@ -4,7 +4,7 @@
 //! value.
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions unwrap too
 
-use crypten_mpc::testing::run_with;
+use crypten_mpc::simulator::run_with;
 use crypten_mpc::{Config, CrypTensor, ProviderKind, Session};
 use ndarray::{ArrayD, IxDyn};
 

@@ -5,7 +5,7 @@
 
 use crypten_autograd::{Tensor, Variable};
 use crypten_core::Prg;
-use crypten_mpc::testing::run;
+use crypten_mpc::simulator::run;
 use crypten_mpc::{CrypTensor, ProviderKind};
 use crypten_nn::optim::{Sgd, SgdConfig};
 use crypten_nn::{BceWithLogitsLoss, CrossEntropyLoss, Linear, Module, ReLU, Sequential, Target};

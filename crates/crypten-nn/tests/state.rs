@@ -4,7 +4,7 @@
 
 use crypten_core::Prg;
 use crypten_mpc::ProviderKind;
-use crypten_mpc::testing::run;
+use crypten_mpc::simulator::run;
 use crypten_nn::state::{
     load_npy_dir, load_safetensors, load_shares, save_npy_dir, save_safetensors, save_shares,
     state_dict,

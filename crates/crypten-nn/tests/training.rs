@@ -4,7 +4,7 @@
 
 use crypten_autograd::Variable;
 use crypten_core::Prg;
-use crypten_mpc::testing::run;
+use crypten_mpc::simulator::run;
 use crypten_mpc::{CrypTensor, ProviderKind};
 use crypten_nn::optim::{Sgd, SgdConfig};
 use crypten_nn::{Linear, Module, MseLoss, Parameter, Sequential};

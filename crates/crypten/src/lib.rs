@@ -8,7 +8,7 @@
 //! use ndarray::{ArrayD, IxDyn};
 //!
 //! // Two parties on threads (over TCP, each party is its own process: see `crypten launch`).
-//! let revealed = crypten::testing::run(2, ProviderKind::TrustedThirdParty, |sess| {
+//! let revealed = crypten::simulator::run(2, ProviderKind::TrustedThirdParty, |sess| {
 //!     crypten::set_session(sess.clone());
 //!     // Party 0 holds the features, party 1 the weights; each passes an array of the agreed
 //!     // shape, and only the source's values are read.
@@ -23,27 +23,33 @@
 //! ```
 #![deny(missing_docs)]
 
+use crypten_comm::Endpoint;
 use std::cell::RefCell;
 
-pub use crypten_comm::{CommConfig, Communicator, MemoryComm, StatsSnapshot, TcpComm};
-pub use crypten_core::{Conv1dParams, Conv2dParams, FixedPointEncoder, Prg, RingTensor};
+pub use crypten_autograd::{Tensor, Variable};
+pub use crypten_comm::{CommConfig, StatsSnapshot};
+pub use crypten_core::{Conv1dParams, Conv2dParams, Prg};
 pub use crypten_mpc::{
-    Bilinear, Config, CrypTensor, EnvSettings, Error, ProviderKind, Result, Session, beaver,
-    binary, provider, share, testing, truncate,
+    Config, CrypTensor, Error, FunctionConfig, NormOrd, ProviderKind, Result, Session,
+    SigmoidMethod, simulator,
 };
-pub use crypten_mpc::{FunctionConfig, NormOrd, SigmoidMethod, functions};
 pub use ndarray;
 
 /// Reverse-mode automatic differentiation over plaintext and encrypted tensors.
 pub use crypten_autograd as autograd;
-pub use crypten_autograd::{Tensor, Variable};
 /// Neural networks: modules, losses, optimizers, state dicts.
 pub use crypten_nn as nn;
 
-/// The communication layer (communicators, statistics, their errors).
-pub use crypten_comm as comm;
-/// The local layer (ring tensors, encoder, PRG, their errors).
-pub use crypten_core as core;
+/// The layers below the tensor API, for those who write protocols, providers, transports or
+/// kernels: the ring (`core`), the communicators (`comm`), the party-dealer contract
+/// (`dealer`), the protocols over shares, the providers and the non-linear functions' building
+/// blocks. A program that computes on `CrypTensor`s needs none of it.
+pub mod advanced {
+    pub use crypten_comm as comm;
+    pub use crypten_core as core;
+    pub use crypten_dealer as dealer;
+    pub use crypten_mpc::{Bilinear, ConvParams, functions, protocol, provider};
+}
 
 /// The names most programs need.
 pub mod prelude {
@@ -68,14 +74,44 @@ pub fn session() -> Result<Session> {
 }
 
 /// Joins the computation described by the environment (`RANK`, `WORLD_SIZE`, `MASTER_ADDR`,
-/// `MASTER_PORT`, `CRYPTEN_PROVIDER`; `crypten launch` sets them) and installs the session.
+/// `MASTER_PORT`, `CRYPTEN_PROVIDER`, `CRYPTEN_RECV_TIMEOUT`; `crypten launch` sets them) with
+/// the default configuration, and installs the session.
 ///
 /// # Errors
-/// Missing variables or failed rendezvous.
+/// Missing or malformed variables, or failed rendezvous.
 pub fn init_from_env() -> Result<Session> {
-    let sess = Session::from_env(Config::default())?;
+    let config = Config {
+        comm: CommConfig::from_env()?,
+        ..Config::default()
+    };
+    let sess = session_from_env(config)?;
     set_session(sess.clone());
     Ok(sess)
+}
+
+/// Joins the computation described by the environment over TCP, in the style of
+/// torch.distributed: `RANK`, `WORLD_SIZE` (the number of computing parties), `MASTER_ADDR`,
+/// `MASTER_PORT`, and optionally `CRYPTEN_PROVIDER` (`ttp` or `tfp`), which overrides
+/// `config.provider`. With a trusted third party the dealer is one more endpoint (it runs
+/// `crypten ttp` or `crypten-dealer`).
+///
+/// # Errors
+/// Missing or malformed variables, a rank that is not a party's, or failed rendezvous.
+pub fn session_from_env(mut config: Config) -> Result<Session> {
+    let endpoint = Endpoint::from_env()?;
+    if let Ok(provider) = std::env::var("CRYPTEN_PROVIDER") {
+        config.provider = ProviderKind::parse(provider.trim())?;
+    }
+    if endpoint.rank >= endpoint.parties {
+        return Err(Error::Config(format!(
+            "RANK {} is not a party of WORLD_SIZE {} (the dealer runs `crypten ttp`)",
+            endpoint.rank, endpoint.parties
+        )));
+    }
+    let endpoints =
+        endpoint.parties + usize::from(config.provider == ProviderKind::TrustedThirdParty);
+    let comm = endpoint.connect(endpoints, config.comm.clone())?;
+    Session::new(Box::new(comm), endpoint.parties, config)
 }
 
 /// Encrypts `array`, held by party `src`, in the current session. Every party calls it with
@@ -85,21 +121,4 @@ pub fn init_from_env() -> Result<Session> {
 /// `NoSession`; NaN, infinite or out-of-range values at `src`.
 pub fn cryptensor(array: &ndarray::ArrayD<f64>, src: usize) -> Result<CrypTensor> {
     CrypTensor::from_array(&session()?, array, src)
-}
-
-/// Runs the trusted third party described by the environment (`RANK` = `WORLD_SIZE`, the
-/// dealer's rank) until party 0 ends the session.
-///
-/// # Errors
-/// Missing variables, failed rendezvous, or a failing or misbehaving party.
-pub fn run_ttp_from_env(comm: CommConfig) -> Result<()> {
-    let env = EnvSettings::read()?;
-    if env.rank != env.parties {
-        return Err(Error::Config(format!(
-            "the dealer must have RANK = WORLD_SIZE = {}, got RANK {}",
-            env.parties, env.rank
-        )));
-    }
-    let tcp = TcpComm::rendezvous(env.rank, env.parties + 1, env.master, comm)?;
-    Ok(crypten_dealer::run_ttp(&tcp, env.parties)?)
 }

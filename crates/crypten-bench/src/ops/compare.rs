@@ -4,7 +4,7 @@
 
 use super::{data, plain_time};
 use crate::{Record, Result, measure};
-use crypten::binary::{a2b, b2a};
+use crypten::advanced::protocol::binary::{a2b, b2a};
 use crypten::ndarray::{ArrayD, Axis, IxDyn};
 use crypten::{CrypTensor, Session};
 

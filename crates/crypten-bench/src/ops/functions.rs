@@ -52,7 +52,7 @@ fn normal(shape: &[usize], sd: f64, seed: u8) -> ArrayD<f64> {
 }
 
 fn erf(x: f64) -> f64 {
-    crypten::functions::erf_f64(x)
+    crypten::advanced::functions::erf_f64(x)
 }
 
 fn softmax_f64(x: &ArrayD<f64>, log: bool) -> ArrayD<f64> {

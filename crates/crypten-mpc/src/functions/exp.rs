@@ -14,7 +14,8 @@
 //! squaring also fails with probability about `exp(x) * 2^(2f - 63)` per element (2^-16.6
 //! at `x = 10`), as for any product that large.
 
-use crate::{CrypTensor, Result, truncate};
+use crate::protocol::truncate;
+use crate::{CrypTensor, Result};
 
 impl CrypTensor {
     /// `e^x`.

@@ -12,8 +12,8 @@
 //!   tanh, erf, gelu) is then a polynomial in `a` on the short range `[0, B]`, with the sign
 //!   restored by one more product. `relu(x) = x - n x` comes for free.
 
-use crate::binary::b2a::mul_bits_with;
-use crate::binary::{BitTest, SharedBits, bit_test_with};
+use crate::protocol::binary::b2a::mul_bits_with;
+use crate::protocol::binary::{BitTest, SharedBits, bit_test_with};
 use crate::provider::Request;
 use crate::{CrypTensor, Result};
 use crypten_core::RingTensor;

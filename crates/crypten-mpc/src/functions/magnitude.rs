@@ -14,8 +14,8 @@
 //! Bands: `r = 0` is `x < 2^e_0` (for the ladders used here: `x <= 0`), band `j + 1` is
 //! `2^e_j <= x < 2^e_(j+1)`, and the last band is `x >= 2^e_last`.
 
-use crate::binary::b2a::bits_to_arith_with;
-use crate::binary::{BitTest, bit_test_with};
+use crate::protocol::binary::b2a::bits_to_arith_with;
+use crate::protocol::binary::{BitTest, bit_test_with};
 use crate::provider::Request;
 use crate::{CrypTensor, Result};
 use crypten_core::RingTensor;

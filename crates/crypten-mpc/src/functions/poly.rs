@@ -16,8 +16,10 @@
 //! so the levels neither overflow nor cancel, unlike high monomial powers. Coefficients come
 //! from [`chebyshev_fit`] at run time, from the f64 function itself: no tables to trust.
 
-use super::batch::{axpy, mul_many, ring_products, truncate_many};
-use crate::{CrypTensor, Error, Result, truncate};
+use super::batch::mul_many;
+use crate::protocol::batch::{ring_products, truncate_many};
+use crate::protocol::truncate;
+use crate::{CrypTensor, Error, Result};
 use crypten_core::RingTensor;
 
 /// Chebyshev coefficients `c_0..=c_degree` of `f` on `[lo, hi]`: the discrete Chebyshev
@@ -78,7 +80,7 @@ pub(crate) fn combine(
     for (t, c) in terms {
         let c = CrypTensor::encode_ring(sess, *c, COEFF_EXTRA_BITS);
         if t.shape() == acc.shape() {
-            axpy(&mut acc, c, t.share()?);
+            acc.add_scaled_assign(c, t.share()?)?;
         } else {
             acc = acc.add(&t.share()?.mul_scalar(c))?;
         }
@@ -353,7 +355,7 @@ mod tests {
     #[test]
     fn a_series_pinned_at_its_left_end_is_exactly_zero_there() {
         use crate::ProviderKind;
-        use crate::testing::run;
+        use crate::simulator::run;
         use ndarray::{ArrayD, IxDyn};
         let coeffs = chebyshev_fit(f64::exp, 24, -16.0, 0.0);
         let xs = [-16.0, -16.0, -12.0, -3.0, -0.5, 0.0];

@@ -23,9 +23,10 @@
 //! reciprocal of the smallest positive value; `reciprocal(0)` returns `2^f` too. Inputs of
 //! magnitude `>= 2^f` return 0 (their reciprocal is below the fixed-point resolution).
 
-use super::batch::{mul_many, ring_products, truncate_many};
+use super::batch::mul_many;
 use super::magnitude::{Magnitude, ladder};
 use super::poly::chebyshev_fit;
+use crate::protocol::batch::{ring_products, truncate_many};
 use crate::{CrypTensor, Result};
 
 /// Degree of the initial Chebyshev guess for `16 / u` on `[1, 16]` (relative error 5%).

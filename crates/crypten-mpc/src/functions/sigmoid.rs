@@ -18,7 +18,8 @@
 use super::SigmoidMethod;
 use super::poly::chebyshev_fit;
 use super::range::scaled_reciprocal_in_range;
-use crate::{CrypTensor, Error, Result, truncate};
+use crate::protocol::truncate;
+use crate::{CrypTensor, Error, Result};
 
 /// Beyond this, `sigmoid` is 1 (or 0) to within half a unit of the last place at 16 bits.
 pub(crate) const SIGMOID_BOUND: f64 = 12.0;

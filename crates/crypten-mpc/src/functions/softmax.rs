@@ -12,10 +12,11 @@
 //! comparisons (see `range`); for very wide rows (`n > 256`) the general positive reciprocal
 //! is used. Log-softmax is `d - log(s)`, with `d` unclamped.
 
-use super::batch::ring_products;
 use super::poly::chebyshev_fit;
 use super::range::scaled_reciprocal_in_range;
-use crate::{CrypTensor, Error, Result, truncate};
+use crate::protocol::batch::ring_products;
+use crate::protocol::truncate;
+use crate::{CrypTensor, Error, Result};
 
 impl CrypTensor {
     /// `x - max(x)` along `dim` and `exp` of it clamped below at `-softmax_clamp`, plus the

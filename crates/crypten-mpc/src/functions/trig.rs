@@ -9,7 +9,8 @@
 //! No comparisons; with 2 parties the reduction is free and only the series costs rounds.
 
 use super::poly::chebyshev_fit;
-use crate::{CrypTensor, Result, truncate};
+use crate::protocol::truncate;
+use crate::{CrypTensor, Result};
 use std::f64::consts::TAU;
 
 impl CrypTensor {

@@ -10,8 +10,8 @@
 //! CrypTen's, so they multiply directly with values. Differences are exact as long as both
 //! operands are within the encoder's range (`|x| < 2^(62-f)`), which keeps `x - y` below 2^63.
 
-use crate::binary::b2a::{bits_to_arith_with, mul_bits_with, mul_bits_with_operand};
-use crate::binary::{BitTest, SharedBits, bit_test_with};
+use crate::protocol::binary::b2a::{bits_to_arith_with, mul_bits_with, mul_bits_with_operand};
+use crate::protocol::binary::{BitTest, SharedBits, bit_test_with};
 use crate::provider::Request;
 use crate::{CrypTensor, Error, Result};
 use crypten_core::RingTensor;

@@ -1,4 +1,5 @@
-//! Running a multi-party program on threads, over the in-memory communicator: the helper every
+//! The in-process simulator: a multi-party program run as threads over the in-memory
+//! communicator, each party with its own session. The helper every
 //! multi-party test (and the single-process simulation) goes through.
 
 use crate::{Config, ProviderKind, Result, Session};

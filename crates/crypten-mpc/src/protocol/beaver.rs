@@ -8,8 +8,8 @@
 //! because `a` and `b` are. These are ring products: fixed-point callers truncate afterwards
 //! (see `truncate`), or, with 3+ parties, defer the truncation (see `deferred`).
 
+use crate::protocol::share::{add_received, open, receive_from_peers, send_to_peers};
 use crate::provider::Request;
-use crate::share::{add_received, open, receive_from_peers, send_to_peers};
 use crate::{Bilinear, Error, Result, Session};
 use crypten_comm::Words;
 use crypten_core::RingTensor;

@@ -16,7 +16,7 @@
 //! - weighted index: cumulative sums `C` of the weights (free), `r = U * C_last` (one
 //!   product), and the one-hot of the first `j` with `r < C_j` from one batched comparison.
 
-use crate::functions::batch::ring_products;
+use crate::protocol::batch::ring_products;
 use crate::{CrypTensor, Error, Result, Session};
 use crypten_core::RingTensor;
 use std::f64::consts::TAU;

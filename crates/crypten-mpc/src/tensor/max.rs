@@ -10,8 +10,8 @@
 //! `onehot - b * onehot` on the right), so the result has exactly one 1 per row by
 //! construction. min and argmin play the same tournament on `-x`.
 
-use crate::binary::b2a::mul_bits_with;
-use crate::binary::{BitTest, SharedBits, bit_test_with};
+use crate::protocol::binary::b2a::mul_bits_with;
+use crate::protocol::binary::{BitTest, SharedBits, bit_test_with};
 use crate::provider::Request;
 use crate::{CrypTensor, Error, Result, Session};
 use crypten_core::RingTensor;

@@ -14,7 +14,7 @@
 
 use super::a2b::add;
 use super::{Combine, SharedBits, not, open_words};
-use crate::deferred::{self, Opened, Operand};
+use crate::protocol::deferred::{self, Opened, Operand};
 use crate::provider::{Pending, Request};
 use crate::{Error, Result, Session};
 use crypten_core::RingTensor;

@@ -32,8 +32,8 @@
 //! deferred value must stay below `2^62` in magnitude (`2^(62-2f)` as a real number, which
 //! any fixed-point product already needs).
 
+use crate::protocol::share::open;
 use crate::provider::Request;
-use crate::share::open;
 use crate::{Error, Result, Session};
 use crypten_core::RingTensor;
 

@@ -7,18 +7,18 @@
 //! protocol over GF(2): with a triple `(a, b, c = a & b)` the parties open `d = x ^ a` and
 //! `e = y ^ b` together, and `x & y = d & e ^ d & b ^ a & e ^ c`, party 0 adding `d & e`.
 //!
-//! Submodules: [`a2b`] and [`b2a`] convert between sharings; [`bit_test`] computes a sign bit
+//! Submodules: [`a2b`] and [`b2a`] convert between sharings; `sign_zero` ([`bit_test`]) computes a sign bit
 //! or a zero test of an arithmetic share without a full conversion, and is what comparisons
 //! use.
 
 pub mod a2b;
 pub mod b2a;
-mod bit_test;
+mod sign_zero;
 
-pub use bit_test::bit_test;
-pub(crate) use bit_test::bit_test_with;
 use crypten_core::bitslice;
 pub use crypten_dealer::BitTest;
+pub use sign_zero::bit_test;
+pub(crate) use sign_zero::bit_test_with;
 
 use crate::provider::Request;
 use crate::{Error, Result, Session};
@@ -141,12 +141,12 @@ pub(crate) fn open_words(
     for (p, _) in parts {
         acc.extend_from_slice(p);
     }
-    let received = crate::share::exchange_with_peers(sess, op, acc)?;
+    let received = crate::protocol::share::exchange_with_peers(sess, op, acc)?;
     let mut out = Vec::with_capacity(parts.len());
     let mut at = 0;
     for &(p, combine) in parts {
         let mine = match combine {
-            Combine::Add => crate::share::add_received(p.iter().copied(), &received, at),
+            Combine::Add => crate::protocol::share::add_received(p.iter().copied(), &received, at),
             Combine::Xor => {
                 let mut mine = p.to_vec();
                 for theirs in &received {
@@ -175,7 +175,9 @@ pub fn share(
     shape: &[usize],
 ) -> Result<RingTensor> {
     let mut share = sess.zero_xor_share(shape);
-    if let Some(value) = crate::share::source_value(sess, "binary::share", src, value, shape)? {
+    if let Some(value) =
+        crate::protocol::share::source_value(sess, "binary::share", src, value, shape)?
+    {
         share.xor_assign(value)?;
     }
     Ok(share)

@@ -1,4 +1,4 @@
-//! The bit test: the sign bit, or whether the value is zero, of arithmetically shared values,
+//! The sign and zero tests ("bit tests"): the sign bit, or whether the value is zero, of arithmetically shared values,
 //! as one XOR-shared bit per value, without converting the whole value to binary.
 //!
 //! Construction (masked comparison with a dealer, bit-sliced). The dealer gives an arithmetic
@@ -8,7 +8,7 @@
 //! - zero: `x == 0` exactly when `r == c`.
 //!
 //! Both are comparisons of the public `c` with the shared `r`, evaluated by the circuit of
-//! `plan`: leaves of four bits are local thanks to the dealer's one-hot planes of `r`'s
+//! `crypten_dealer::Plan`: leaves of four bits are local thanks to the dealer's one-hot planes of `r`'s
 //! blocks, then a pruned 4-ary lookahead tree of two rounds. Everything runs bit-sliced: 64
 //! values per word, so each opened word carries 64 values' bits and the opened data shrinks
 //! with the tree (27 and 6 words per 64 values for the sign).

@@ -17,8 +17,8 @@
 //!   `CrypTensor` avoids this round where it can by deferring the truncation to the value's
 //!   next opening (see `deferred`).
 
+use crate::protocol::share::open;
 use crate::provider::Request;
-use crate::share::open;
 use crate::{Error, Result, Session};
 use crypten_core::RingTensor;
 

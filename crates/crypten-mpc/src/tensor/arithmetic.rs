@@ -1,0 +1,272 @@
+//! `CrypTensor` arithmetic: linear operations (local), products with public values (local
+//! product and truncation), and products of two encrypted tensors (one round).
+
+use crate::protocol::beaver;
+use crate::protocol::deferred::{self};
+use crate::{Bilinear, CrypTensor, Error, Result};
+use crypten_core::{Conv1dParams, Conv2dParams, RingTensor};
+use ndarray::{ArrayD, IxDyn};
+
+impl CrypTensor {
+    /// `self + other` (broadcasting). Local, except that a deferred operand next to a settled
+    /// one is settled first (one round with 3+ parties); two deferred operands give a deferred
+    /// sum, whose magnitude must stay below `2^(62-2f)` like the sums inside a matmul.
+    ///
+    /// # Errors
+    /// Shape mismatch or different sessions; communication failures settling an operand.
+    pub fn add(&self, other: &CrypTensor) -> Result<Self> {
+        self.check(other, "add")?;
+        self.join(&[self, other], |raws| Ok(raws[0].add(raws[1])?))
+    }
+
+    /// `self - other` (broadcasting).
+    ///
+    /// # Errors
+    /// Shape mismatch or different sessions.
+    pub fn sub(&self, other: &CrypTensor) -> Result<Self> {
+        self.add(&other.neg())
+    }
+
+    /// `-self`.
+    pub fn neg(&self) -> Self {
+        self.with_raw(self.raw.neg())
+    }
+
+    /// `self + p` for a public array `p` (broadcasting): party 0 adds the encoding.
+    ///
+    /// A deferred `self` is settled first (one round with 3+ parties), which keeps the range
+    /// of the sum that of any settled value.
+    ///
+    /// # Errors
+    /// Shape mismatch; encoding errors; communication failures settling a deferred `self`.
+    pub fn add_plain(&self, p: &ArrayD<f64>) -> Result<Self> {
+        let encoded = self.encode_public(p)?;
+        let share = self.share()?;
+        let sum = if self.sess.rank() == 0 {
+            share.add(&encoded)?
+        } else {
+            // Broadcast like party 0 does so every party's share has the result's shape.
+            share.add(&RingTensor::zeros(encoded.shape()))?
+        };
+        Ok(self.with(sum))
+    }
+
+    /// `self - p` for a public array `p`.
+    ///
+    /// # Errors
+    /// Shape mismatch; encoding errors.
+    pub fn sub_plain(&self, p: &ArrayD<f64>) -> Result<Self> {
+        self.add_plain(&p.mapv(|v| -v))
+    }
+
+    /// `self + c` for a public scalar (a deferred `self` is settled first, as in
+    /// [`Self::add_plain`]).
+    ///
+    /// # Errors
+    /// Encoding errors; communication failures settling a deferred `self`.
+    pub fn add_scalar(&self, c: f64) -> Result<Self> {
+        let encoded = self.encode_scalar(c)?;
+        let share = self.share()?;
+        Ok(self.with(if self.sess.rank() == 0 {
+            share.add_scalar(encoded)
+        } else {
+            share.clone()
+        }))
+    }
+
+    /// `self * k` for a public integer: exact and local (no truncation).
+    pub fn mul_int(&self, k: i64) -> Self {
+        self.with_raw(self.raw.mul_scalar(k as u64))
+    }
+
+    /// `self * c` for a public real scalar: local product, then truncation (local with 2
+    /// parties, deferred with 3+).
+    ///
+    /// # Errors
+    /// Encoding errors; communication failures settling a deferred `self`.
+    pub fn mul_scalar(&self, c: f64) -> Result<Self> {
+        if c.fract() == 0.0 && c.abs() < (1u64 << 52) as f64 {
+            return Ok(self.mul_int(c as i64));
+        }
+        let encoded = self.encode_scalar(c)?;
+        self.rescale(self.share()?.mul_scalar(encoded))
+    }
+
+    /// `self / c` for a public real scalar.
+    ///
+    /// # Errors
+    /// `InvalidArgument` when `c` is zero or not finite; otherwise as [`Self::mul_scalar`].
+    pub fn div_scalar(&self, c: f64) -> Result<Self> {
+        if c == 0.0 || !c.is_finite() {
+            return Err(Error::InvalidArgument {
+                op: "div_scalar",
+                reason: format!("cannot divide by {c}"),
+            });
+        }
+        self.mul_scalar(1.0 / c)
+    }
+
+    /// `self * p` elementwise for a public array (broadcasting): local product + truncation.
+    ///
+    /// # Errors
+    /// Shape mismatch; encoding errors; truncation's communication failures.
+    pub fn mul_plain(&self, p: &ArrayD<f64>) -> Result<Self> {
+        let encoded = self.encode_public(p)?;
+        self.rescale(self.share()?.mul(&encoded)?)
+    }
+
+    /// `self @ p` for a public matrix: local matmul + truncation.
+    ///
+    /// # Errors
+    /// Shape mismatch; encoding errors; truncation's communication failures.
+    pub fn matmul_plain(&self, p: &ArrayD<f64>) -> Result<Self> {
+        let encoded = self.encode_public(p)?;
+        self.rescale(self.share()?.matmul(&encoded)?)
+    }
+
+    /// `p @ self` for a public matrix: local matmul + truncation.
+    ///
+    /// # Errors
+    /// Shape mismatch; encoding errors; truncation's communication failures.
+    pub fn plain_matmul(&self, p: &ArrayD<f64>) -> Result<Self> {
+        let encoded = self.encode_public(p)?;
+        self.rescale(encoded.matmul(self.share()?)?)
+    }
+
+    // ---- products of two encrypted tensors: one round ----
+
+    fn product(&self, other: &CrypTensor, op: &Bilinear) -> Result<Self> {
+        self.check(other, op.name())?;
+        if self.is_deferred() || other.is_deferred() {
+            if *op == Bilinear::Mul {
+                let bits = self.sess.encoder().frac_bits();
+                let z = deferred::mul(&self.sess, self.operand(), other.operand(), bits)?;
+                return Ok(self.deferred(z));
+            }
+            Self::settle_all(&[self, other])?;
+        }
+        let z = beaver::bilinear(&self.sess, op, self.share()?, other.share()?)?;
+        self.rescale(z)
+    }
+
+    /// `self * other` elementwise (broadcasting).
+    ///
+    /// Rounds: 1, for any number of parties (with 3+ the result is deferred, and a deferred
+    /// operand's truncation rides on this round).
+    ///
+    /// # Errors
+    /// Shape mismatch, different sessions, provider or communication failures.
+    pub fn mul(&self, other: &CrypTensor) -> Result<Self> {
+        self.product(other, &Bilinear::Mul)
+    }
+
+    /// `self * self`, with half the traffic of a general product. One round.
+    ///
+    /// # Errors
+    /// Provider or communication failures.
+    pub fn square(&self) -> Result<Self> {
+        if self.is_deferred() {
+            let bits = self.sess.encoder().frac_bits();
+            return Ok(self.deferred(deferred::square(&self.sess, &self.raw, bits)?));
+        }
+        let z = beaver::square(&self.sess, &self.raw)?;
+        self.rescale(z)
+    }
+
+    /// `self @ other` with numpy/torch semantics (batched, broadcast).
+    ///
+    /// Rounds: 1 (with 3+ parties the result is deferred; deferred operands are settled
+    /// first, in one more round).
+    ///
+    /// # Errors
+    /// Shape mismatch, different sessions, provider or communication failures.
+    pub fn matmul(&self, other: &CrypTensor) -> Result<Self> {
+        self.product(other, &Bilinear::Matmul)
+    }
+
+    /// `self + mat1 @ mat2` (PyTorch's `addmm`): a matmul plus a bias (`self`, broadcast over
+    /// the rows).
+    ///
+    /// Rounds: 1 for any number of parties when `self` is a row vector (`[n]`, with `mat2` of
+    /// shape `[k, n]`): with 3+ parties the bias is folded into the product
+    /// (`[mat1, 1] @ [mat2; self]`), whose result then has a product's range, so adding a
+    /// settled bias to a deferred product costs no settling round. Otherwise as
+    /// [`Self::matmul`] followed by [`Self::add`].
+    ///
+    /// # Errors
+    /// Shape mismatch, different sessions, provider or communication failures.
+    pub fn addmm(&self, mat1: &CrypTensor, mat2: &CrypTensor) -> Result<Self> {
+        let (bias, s1, s2) = (self.shape(), mat1.shape(), mat2.shape());
+        let folds = self.sess.parties() > 2
+            && bias.len() == 1
+            && s1.len() >= 2
+            && s2.len() == 2
+            && s2[1] == bias[0];
+        if !folds {
+            return mat1.matmul(mat2)?.add(self);
+        }
+        let last = s1.len() - 1;
+        let mut ones_shape = s1.to_vec();
+        ones_shape[last] = 1;
+        let ones = Self::from_public(&self.sess, &ArrayD::ones(IxDyn(&ones_shape)))?;
+        let x1 = Self::cat(&[mat1, &ones], last)?;
+        let wb = Self::cat(&[mat2, &self.unsqueeze(0)?], 0)?;
+        x1.matmul(&wb)
+    }
+
+    /// 1-d convolution of `self` (`[N, C, L]`) with an encrypted weight (`[O, C/groups, K]`).
+    /// Rounds as [`Self::matmul`].
+    ///
+    /// # Errors
+    /// Shape or parameter errors, provider or communication failures.
+    pub fn conv1d(&self, weight: &CrypTensor, p: &Conv1dParams) -> Result<Self> {
+        self.product(weight, &Bilinear::conv1d(p))
+    }
+
+    /// 2-d convolution of `self` (`[N, C, H, W]`) with an encrypted weight
+    /// (`[O, C/groups, KH, KW]`). Rounds as [`Self::matmul`].
+    ///
+    /// # Errors
+    /// Shape or parameter errors, provider or communication failures.
+    pub fn conv2d(&self, weight: &CrypTensor, p: &Conv2dParams) -> Result<Self> {
+        self.product(weight, &Bilinear::conv2d(p))
+    }
+
+    /// Any bilinear map of two encrypted tensors: one Beaver round, then truncation.
+    ///
+    /// # Errors
+    /// Shape mismatch, different sessions, provider or communication failures.
+    pub fn bilinear(&self, other: &CrypTensor, op: &Bilinear) -> Result<Self> {
+        self.product(other, op)
+    }
+
+    /// A bilinear map of this encrypted tensor and a public array: `op(self, p)`, or
+    /// `op(p, self)` with `plain_first`. Local, then truncation.
+    ///
+    /// # Errors
+    /// Shape mismatch; encoding errors; truncation's communication failures.
+    pub fn bilinear_plain(
+        &self,
+        op: &Bilinear,
+        p: &ArrayD<f64>,
+        plain_first: bool,
+    ) -> Result<Self> {
+        let encoded = self.encode_public(p)?;
+        let share = self.share()?;
+        let product = if plain_first {
+            op.apply(&encoded, share)?
+        } else {
+            op.apply(share, &encoded)?
+        };
+        self.rescale(product)
+    }
+
+    /// 2-d convolution with a public weight: local convolution + truncation.
+    ///
+    /// # Errors
+    /// Shape or parameter errors; encoding errors; truncation's communication failures.
+    pub fn conv2d_plain(&self, weight: &ArrayD<f64>, p: &Conv2dParams) -> Result<Self> {
+        let encoded = self.encode_public(weight)?;
+        self.rescale(self.share()?.conv2d(&encoded, p)?)
+    }
+}

@@ -1,0 +1,331 @@
+//! `CrypTensor`: an encrypted (arithmetically secret-shared, fixed-point) tensor with a
+//! PyTorch-like API. Its methods are thin wrappers over the protocols in `protocol`; every one
+//! that can fail returns `Result`. This file holds the type, its constructors, reveals and
+//! settling; the methods live beside it by concern.
+
+mod arithmetic;
+mod compare;
+mod max;
+mod pooling;
+mod reduce;
+mod sampling;
+mod shape;
+
+use crate::protocol::batch::truncate_many;
+use crate::protocol::deferred::Operand;
+use crate::protocol::{share, truncate};
+use crate::{Error, Result, Session};
+use crypten_core::RingTensor;
+use ndarray::ArrayD;
+use std::sync::{Arc, OnceLock};
+
+/// An encrypted tensor: this party's share of a fixed-point value, and its session.
+///
+/// All parties hold a `CrypTensor` of the same shape for the same value; none of them can read
+/// it until they all agree to reveal it (`get_plain_text`). `Debug` prints the shape only.
+///
+/// With 3+ parties the result of a product is *deferred*: its share stays at twice the scale
+/// until its truncation can ride on the next opening of the value (see `deferred`), so every
+/// product costs one round whatever the number of parties. Deferred values must stay below
+/// `2^(62-2f)` in magnitude, the range of any fixed-point product; mixing one with a settled
+/// value settles it first, so settled values keep their full range.
+#[derive(Clone)]
+pub struct CrypTensor {
+    pub(crate) sess: Session,
+    /// This party's share: at the session's scale `2^f`, or at `2^(2f)` while deferred.
+    raw: RingTensor,
+    /// Set while deferred: the truncated share, computed once when first needed (one round)
+    /// and shared by clones.
+    settled: Option<Arc<OnceLock<RingTensor>>>,
+}
+
+impl std::fmt::Debug for CrypTensor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "CrypTensor(shape={:?}, party={})",
+            self.raw.shape(),
+            self.sess.rank()
+        )
+    }
+}
+
+impl CrypTensor {
+    /// Wraps this party's share of a fixed-point value (advanced use: protocols).
+    pub fn from_share(sess: &Session, share: RingTensor) -> Self {
+        Self {
+            sess: sess.clone(),
+            raw: share,
+            settled: None,
+        }
+    }
+
+    /// Encrypts a plaintext array held by party `src`. Every party calls it with an array of
+    /// the same shape; only `src`'s values are read (the others' are ignored, as in CrypTen).
+    ///
+    /// Costs no communication.
+    ///
+    /// # Errors
+    /// `Core(Encode)` when `src`'s array holds NaN, infinity or a value beyond the encoder's
+    /// range; `InvalidArgument` for a bad `src`.
+    pub fn from_array(sess: &Session, array: &ArrayD<f64>, src: usize) -> Result<Self> {
+        let value = if sess.rank() == src {
+            Some(sess.encoder().encode(array)?)
+        } else {
+            None
+        };
+        Self::from_encoded(sess, value.as_ref(), array.shape(), src)
+    }
+
+    /// Encrypts an already encoded value held by `src` (`None` at the other parties).
+    ///
+    /// # Errors
+    /// See [`share::share`].
+    pub fn from_encoded(
+        sess: &Session,
+        value: Option<&RingTensor>,
+        shape: &[usize],
+        src: usize,
+    ) -> Result<Self> {
+        Ok(Self::from_share(
+            sess,
+            share::share(sess, src, value, shape)?,
+        ))
+    }
+
+    /// A public array as a (trivial) sharing: party 0 holds its encoding, the others zero.
+    ///
+    /// # Errors
+    /// Encoding errors (NaN, infinity, out of range).
+    pub fn from_public(sess: &Session, array: &ArrayD<f64>) -> Result<Self> {
+        let encoded = sess.encoder().encode(array)?;
+        let share = if sess.rank() == 0 {
+            encoded
+        } else {
+            RingTensor::zeros(array.shape())
+        };
+        Ok(Self::from_share(sess, share))
+    }
+
+    /// This party's share at the session's scale. A deferred product is truncated first (one
+    /// round with 3+ parties, the first time only).
+    ///
+    /// # Errors
+    /// Provider or communication failures of the truncation.
+    pub fn share(&self) -> Result<&RingTensor> {
+        let Some(cell) = &self.settled else {
+            return Ok(&self.raw);
+        };
+        Self::settle_all(&[self])?;
+        cell.get().ok_or_else(|| Error::InvalidArgument {
+            op: "share",
+            reason: "deferred truncation did not settle".into(),
+        })
+    }
+
+    /// Whether this tensor is a deferred product (share at twice the scale).
+    pub fn is_deferred(&self) -> bool {
+        self.settled.is_some()
+    }
+
+    /// Settles every deferred tensor among `tensors` in one truncation round.
+    ///
+    /// # Errors
+    /// Provider or communication failures.
+    pub fn settle_all(tensors: &[&CrypTensor]) -> Result<()> {
+        let mut cells: Vec<&Arc<OnceLock<RingTensor>>> = Vec::new();
+        let mut raws = Vec::new();
+        for t in tensors {
+            if let Some(cell) = &t.settled
+                && cell.get().is_none()
+                && !cells.iter().any(|c| Arc::ptr_eq(c, cell))
+            {
+                cells.push(cell);
+                raws.push(&t.raw);
+            }
+        }
+        let Some(first) = tensors.first().filter(|_| !raws.is_empty()) else {
+            return Ok(());
+        };
+        let bits = first.sess.encoder().frac_bits();
+        for (cell, t) in cells
+            .into_iter()
+            .zip(truncate_many(&first.sess, &raws, bits)?)
+        {
+            let _ = cell.set(t);
+        }
+        Ok(())
+    }
+
+    /// This party's share as it is: at twice the scale when deferred.
+    pub(crate) fn raw(&self) -> &RingTensor {
+        &self.raw
+    }
+
+    /// [`Self::raw`], taken.
+    pub(crate) fn into_raw(self) -> RingTensor {
+        self.raw
+    }
+
+    /// The session.
+    pub fn session(&self) -> &Session {
+        &self.sess
+    }
+
+    /// The shape.
+    pub fn shape(&self) -> &[usize] {
+        self.raw.shape()
+    }
+
+    /// Number of elements.
+    pub fn numel(&self) -> usize {
+        self.raw.numel()
+    }
+
+    /// Reveals the value to every party and decodes it. One round (a deferred product is
+    /// revealed at twice the scale: no truncation needed).
+    ///
+    /// # Errors
+    /// Communication failures.
+    pub fn get_plain_text(&self) -> Result<ArrayD<f64>> {
+        let value = share::reveal(&self.sess, &self.raw)?;
+        Ok(self.decode(&value))
+    }
+
+    /// Reveals the value to party `dst` only. One round.
+    ///
+    /// # Errors
+    /// A bad `dst`; communication failures.
+    pub fn reveal_to(&self, dst: usize) -> Result<Option<ArrayD<f64>>> {
+        let value = share::reveal_to(&self.sess, &self.raw, dst)?;
+        Ok(value.map(|v| self.decode(&v)))
+    }
+
+    /// Decodes a revealed raw value at this tensor's scale.
+    fn decode(&self, value: &RingTensor) -> ArrayD<f64> {
+        let encoder = self.sess.encoder();
+        if self.is_deferred() {
+            let scale = (encoder.scale() as f64).powi(2);
+            encoder
+                .decode(value)
+                .mapv(|v| v * encoder.scale() as f64 / scale)
+        } else {
+            encoder.decode(value)
+        }
+    }
+
+    /// A settled tensor of the same session holding `share`.
+    pub(crate) fn with(&self, share: RingTensor) -> Self {
+        Self::from_share(&self.sess, share)
+    }
+
+    /// A tensor at this one's scale holding `raw` (a deferred one when this is deferred): for
+    /// linear maps of the share.
+    pub(crate) fn with_raw(&self, raw: RingTensor) -> Self {
+        if self.is_deferred() {
+            self.deferred(raw)
+        } else {
+            self.with(raw)
+        }
+    }
+
+    /// This tensor as an operand of a deferred product.
+    pub(crate) fn operand(&self) -> Operand<'_> {
+        Operand {
+            share: &self.raw,
+            deferred: self.is_deferred(),
+        }
+    }
+
+    /// A deferred tensor: `product` is at twice the scale.
+    fn deferred(&self, product: RingTensor) -> Self {
+        Self {
+            sess: self.sess.clone(),
+            raw: product,
+            settled: Some(Arc::new(OnceLock::new())),
+        }
+    }
+
+    /// Applies a linear map to the shares of `tensors`: at twice the scale when all are
+    /// deferred (the result is deferred), else at the session's scale, settling the deferred
+    /// ones first in one round. (Scaling a settled share up instead would be free but would
+    /// shrink its range from `2^(62-f)` to `2^(62-2f)`.)
+    pub(super) fn join(
+        &self,
+        tensors: &[&CrypTensor],
+        map: impl FnOnce(&[&RingTensor]) -> Result<RingTensor>,
+    ) -> Result<Self> {
+        if tensors.iter().all(|t| t.is_deferred()) {
+            let raws: Vec<&RingTensor> = tensors.iter().map(|t| &t.raw).collect();
+            return Ok(self.deferred(map(&raws)?));
+        }
+        Self::settle_all(tensors)?;
+        let shares = tensors
+            .iter()
+            .map(|t| t.share())
+            .collect::<Result<Vec<&RingTensor>>>()?;
+        Ok(self.with(map(&shares)?))
+    }
+
+    /// Fails unless `other` belongs to the same session.
+    pub(crate) fn check(&self, other: &CrypTensor, op: &'static str) -> Result<()> {
+        if self.sess.same(&other.sess) {
+            Ok(())
+        } else {
+            Err(Error::SessionMismatch { op })
+        }
+    }
+
+    fn encode_public(&self, array: &ArrayD<f64>) -> Result<RingTensor> {
+        Ok(self.sess.encoder().encode(array)?)
+    }
+
+    fn encode_scalar(&self, value: f64) -> Result<u64> {
+        Ok(self.sess.encoder().encode_scalar(value)?)
+    }
+
+    /// A product at twice the scale, at the session's precision: truncated locally with 2
+    /// parties, deferred with 3+ (see `deferred`).
+    pub(crate) fn rescale(&self, product: RingTensor) -> Result<Self> {
+        if self.sess.parties() == 2 {
+            let bits = self.sess.encoder().frac_bits();
+            Ok(self.with(truncate::truncate(&self.sess, &product, bits)?))
+        } else {
+            Ok(self.deferred(product))
+        }
+    }
+
+    /// This value at the session's scale (settling a deferred product: one round with 3+
+    /// parties, the first time only).
+    ///
+    /// # Errors
+    /// Provider or communication failures of the truncation.
+    pub fn settled(&self) -> Result<Self> {
+        if self.is_deferred() {
+            Ok(self.with(self.share()?.clone()))
+        } else {
+            Ok(self.clone())
+        }
+    }
+}
+
+macro_rules! binary_operator {
+    ($trait:ident, $method:ident) => {
+        impl std::ops::$trait<&CrypTensor> for &CrypTensor {
+            type Output = Result<CrypTensor>;
+            fn $method(self, rhs: &CrypTensor) -> Result<CrypTensor> {
+                CrypTensor::$method(self, rhs)
+            }
+        }
+    };
+}
+binary_operator!(Add, add);
+binary_operator!(Sub, sub);
+binary_operator!(Mul, mul);
+
+impl std::ops::Neg for &CrypTensor {
+    type Output = CrypTensor;
+    fn neg(self) -> CrypTensor {
+        CrypTensor::neg(self)
+    }
+}
