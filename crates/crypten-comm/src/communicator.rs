@@ -12,6 +12,10 @@ pub struct CommConfig {
     pub connect_timeout: Duration,
     /// The largest payload accepted from a peer; larger frames are `Error::Malformed`.
     pub max_frame_bytes: u64,
+    /// The computation this endpoint's frames belong to. Every endpoint of a computation uses
+    /// the same; a frame of another channel is refused (`Error::Diverged`, or a failed
+    /// rendezvous), so one process can later carry several computations apart. Default 0.
+    pub channel: u32,
 }
 
 impl Default for CommConfig {
@@ -20,6 +24,7 @@ impl Default for CommConfig {
             recv_timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(30),
             max_frame_bytes: 8 << 30,
+            channel: 0,
         }
     }
 }
@@ -66,7 +71,7 @@ pub trait Communicator: Send + Sync {
     /// party that died) reaches everyone with its cause. Best effort: send errors are ignored.
     /// `reason` must not hold secrets (error messages name parties and operations only).
     ///
-    /// [`TcpComm`](crate::TcpComm) does more: the abort fails a peer's pending `recv` from
+    /// [`NetComm`](crate::NetComm) does more: the abort fails a peer's pending `recv` from
     /// *any* party at once, and the endpoint closes, returning once the frames are on the
     /// wire (later sends fail with `SelfAborted`).
     fn abort(&self, reason: &str) {

@@ -3,7 +3,7 @@
 //! `MASTER_PORT`), and the communicator settings a deployment may override
 //! (`CRYPTEN_RECV_TIMEOUT`).
 
-use crate::{CommConfig, Error, Result, TcpComm};
+use crate::{CommConfig, Error, NetComm, Result};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
@@ -72,12 +72,12 @@ impl Endpoint {
     }
 
     /// Connects over TCP through the master to the other `endpoints - 1` endpoints (the
-    /// parties, plus the dealer when there is one); see [`TcpComm::rendezvous`].
+    /// parties, plus the dealer when there is one); see [`NetComm::rendezvous`].
     ///
     /// # Errors
-    /// As [`TcpComm::rendezvous`].
-    pub fn connect(&self, endpoints: usize, config: CommConfig) -> Result<TcpComm> {
-        TcpComm::rendezvous(self.rank, endpoints, self.master, config)
+    /// As [`NetComm::rendezvous`].
+    pub fn connect(&self, endpoints: usize, config: CommConfig) -> Result<NetComm> {
+        NetComm::rendezvous(self.rank, endpoints, self.master, config)
     }
 }
 

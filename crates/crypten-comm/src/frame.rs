@@ -3,10 +3,14 @@
 //! A frame is a fixed header, the operation name and the raw payload:
 //!
 //! ```text
-//! magic [4] | sequence u64 LE | op-name length u8 | payload length u64 LE | op name | payload
+//! magic "CRY" | version u8 | channel u32 LE | sequence u32 LE | op-name length u8 |
+//! payload length u64 LE | op name | payload
 //! ```
 //!
-//! The sequence number counts frames per direction of each pair of endpoints, starting at 0.
+//! The channel names the computation a frame belongs to (`CommConfig::channel`), so that one
+//! process (a worker) can later carry several computations; a frame for another channel is
+//! refused. The sequence number counts frames per direction of each pair of endpoints,
+//! starting at 0, modulo 2^32 (it detects a peer that is ahead or behind, not a wrap).
 //! Together with the operation name it lets a receiver tell "the peer runs another program"
 //! (`Error::Diverged`) apart from "the bytes are damaged" (`Error::Malformed`). The in-memory
 //! communicator never serialises frames, but it checks and counts them with the same rules, so
@@ -16,15 +20,15 @@ use crate::{Error, Result};
 use std::fmt;
 use std::io::{self, Read};
 
-/// Bytes of the fixed part of every frame header (magic, sequence number, op-name length,
-/// payload length); the op name and the payload follow it.
-pub const FRAME_HEADER_BYTES: usize = 4 + 8 + 1 + 8;
+/// Bytes of the fixed part of every frame header (magic, version, channel, sequence number,
+/// op-name length, payload length); the op name and the payload follow it.
+pub const FRAME_HEADER_BYTES: usize = 3 + 1 + 4 + 4 + 1 + 8;
 
 /// The longest operation name, in bytes of UTF-8, that a frame can carry.
 pub const MAX_OP_NAME: usize = 64;
 
 /// Identifies the protocol and its version; a peer speaking anything else fails fast.
-const MAGIC: [u8; 4] = *b"CRY\x01";
+const MAGIC: [u8; 4] = *b"CRY\x02";
 
 /// Largest header plus op name, used to build the head of an outgoing frame without
 /// allocating.
@@ -33,7 +37,9 @@ pub(crate) const MAX_HEAD_BYTES: usize = FRAME_HEADER_BYTES + MAX_OP_NAME;
 /// One decoded frame.
 #[derive(Debug)]
 pub(crate) struct Frame {
-    pub(crate) seq: u64,
+    pub(crate) channel: u32,
+    /// The sequence number, modulo 2^32.
+    pub(crate) seq: u32,
     pub(crate) op: String,
     pub(crate) payload: Vec<u8>,
 }
@@ -41,7 +47,8 @@ pub(crate) struct Frame {
 /// The fixed header of a frame, after validation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Header {
-    pub(crate) seq: u64,
+    pub(crate) channel: u32,
+    pub(crate) seq: u32,
     pub(crate) op_len: usize,
     pub(crate) payload_len: u64,
 }
@@ -119,11 +126,18 @@ pub(crate) fn wire_bytes(op: &str, payload_len: usize) -> u64 {
 
 /// Encodes the header and op name of a frame into a fixed buffer; returns it with its used
 /// length. The caller has checked `op` with [`check_op_name`].
-pub(crate) fn encode_head(seq: u64, op: &str, payload_len: u64) -> ([u8; MAX_HEAD_BYTES], usize) {
+pub(crate) fn encode_head(
+    channel: u32,
+    seq: u64,
+    op: &str,
+    payload_len: u64,
+) -> ([u8; MAX_HEAD_BYTES], usize) {
     debug_assert!(op.len() <= MAX_OP_NAME);
     let mut head = [0u8; MAX_HEAD_BYTES];
     head[0..4].copy_from_slice(&MAGIC);
-    head[4..12].copy_from_slice(&seq.to_le_bytes());
+    head[4..8].copy_from_slice(&channel.to_le_bytes());
+    // The wire carries the count modulo 2^32.
+    head[8..12].copy_from_slice(&(seq as u32).to_le_bytes());
     // The op name is at most MAX_OP_NAME (64) bytes, so it fits a u8.
     head[12] = op.len() as u8;
     head[13..21].copy_from_slice(&payload_len.to_le_bytes());
@@ -134,8 +148,8 @@ pub(crate) fn encode_head(seq: u64, op: &str, payload_len: u64) -> ([u8; MAX_HEA
 
 /// Encodes a whole frame into one buffer. Used for small control frames; data frames are
 /// written head-then-payload so the payload is never copied.
-pub(crate) fn encode_frame(seq: u64, op: &str, payload: &[u8]) -> Vec<u8> {
-    let (head, head_len) = encode_head(seq, op, payload.len() as u64);
+pub(crate) fn encode_frame(channel: u32, seq: u64, op: &str, payload: &[u8]) -> Vec<u8> {
+    let (head, head_len) = encode_head(channel, seq, op, payload.len() as u64);
     let mut out = Vec::with_capacity(head_len + payload.len());
     out.extend_from_slice(&head[..head_len]);
     out.extend_from_slice(payload);
@@ -151,7 +165,8 @@ pub(crate) fn decode_header(
     if magic != MAGIC {
         return Err(FrameError::BadMagic(magic));
     }
-    let seq = u64::from_le_bytes(field(bytes, 4));
+    let channel = u32::from_le_bytes(field(bytes, 4));
+    let seq = u32::from_le_bytes(field(bytes, 8));
     let op_len = usize::from(bytes[12]);
     if op_len > MAX_OP_NAME {
         return Err(FrameError::OpNameTooLong(op_len));
@@ -164,6 +179,7 @@ pub(crate) fn decode_header(
         });
     }
     Ok(Header {
+        channel,
         seq,
         op_len,
         payload_len,
@@ -223,6 +239,7 @@ pub(crate) fn read_frame<R: Read>(
     };
     let payload = read_payload(reader, len, EAGER_ALLOC_BYTES)?;
     Ok(Some(Frame {
+        channel: header.channel,
         seq: header.seq,
         op,
         payload,
@@ -275,6 +292,7 @@ fn read_exact_or_eof<R: Read>(reader: &mut R, buf: &mut [u8]) -> io::Result<bool
 pub(crate) fn check_expected(
     peer: usize,
     expected_op: &str,
+    channel: u32,
     expected_seq: u64,
     frame: &Frame,
 ) -> Result<()> {
@@ -285,6 +303,15 @@ pub(crate) fn check_expected(
             reason: abort_reason(&frame.payload),
         });
     }
+    if frame.channel != channel {
+        return Err(Error::Diverged {
+            peer,
+            expected: format!("a frame of channel {channel}"),
+            got: format!("op `{}` of channel {}", frame.op, frame.channel),
+        });
+    }
+    // Compared modulo 2^32, as the wire carries it.
+    let expected_seq = expected_seq as u32;
     if frame.op != expected_op || frame.seq != expected_seq {
         return Err(Error::Diverged {
             peer,
@@ -302,7 +329,7 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        let bytes = encode_frame(12, "mul", &[1, 2, 3]);
+        let bytes = encode_frame(0, 12, "mul", &[1, 2, 3]);
         assert_eq!(bytes.len() as u64, wire_bytes("mul", 3));
         let frame = read_frame(&mut bytes.as_slice(), 1 << 20).unwrap().unwrap();
         assert_eq!((frame.seq, frame.op.as_str()), (12, "mul"));
@@ -316,7 +343,7 @@ mod tests {
 
     #[test]
     fn rejects_bad_magic_oversize_long_op_and_bad_utf8() {
-        let good = encode_frame(0, "op", &[0; 8]);
+        let good = encode_frame(0, 0, "op", &[0; 8]);
 
         let mut bad = good.clone();
         bad[0] ^= 0xff;
@@ -350,7 +377,7 @@ mod tests {
 
     #[test]
     fn truncated_frames_are_unexpected_eof() {
-        let good = encode_frame(3, "open", &[7; 100]);
+        let good = encode_frame(0, 3, "open", &[7; 100]);
         for cut in 1..good.len() {
             match read_frame(&mut &good[..cut], 1000) {
                 Err(ReadError::Io(e)) => assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof),
@@ -363,7 +390,7 @@ mod tests {
     fn lying_length_does_not_allocate_it() {
         // Claims u64::MAX / 2 bytes under a limit that allows it: must fail on EOF, not abort
         // on allocation.
-        let mut bytes = encode_frame(0, "x", &[]);
+        let mut bytes = encode_frame(0, 0, "x", &[]);
         bytes[13..21].copy_from_slice(&(u64::MAX / 2).to_le_bytes());
         bytes.extend_from_slice(&[0; 10]);
         assert!(matches!(
@@ -403,11 +430,12 @@ mod tests {
     #[test]
     fn divergence_names_both_sides() {
         let frame = Frame {
+            channel: 0,
             seq: 12,
             op: "relu".into(),
             payload: vec![],
         };
-        match check_expected(1, "mul", 12, &frame) {
+        match check_expected(1, "mul", 0, 12, &frame) {
             Err(Error::Diverged {
                 peer,
                 expected,
@@ -419,8 +447,26 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(check_expected(1, "relu", 11, &frame).is_err());
-        assert!(check_expected(1, "relu", 12, &frame).is_ok());
+        assert!(check_expected(1, "relu", 0, 11, &frame).is_err());
+        assert!(check_expected(1, "relu", 0, 12, &frame).is_ok());
+        // A frame of another computation is refused, whatever its op and number.
+        match check_expected(1, "relu", 7, 12, &frame) {
+            Err(Error::Diverged { expected, got, .. }) => {
+                assert_eq!(expected, "a frame of channel 7");
+                assert_eq!(got, "op `relu` of channel 0");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Sequence numbers travel modulo 2^32.
+        assert!(check_expected(1, "relu", 0, (1 << 32) + 12, &frame).is_ok());
+    }
+
+    #[test]
+    fn the_channel_travels_in_the_header() {
+        let frame = read_frame(&mut &encode_frame(9, 4, "x", &[1])[..], 16)
+            .unwrap()
+            .unwrap();
+        assert_eq!((frame.channel, frame.seq), (9, 4));
     }
 
     #[test]

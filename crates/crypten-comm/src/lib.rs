@@ -7,9 +7,9 @@
 //! byte written and every round is counted in [`Stats`].
 //!
 //! Two implementations: [`MemoryComm`] for endpoints on threads of one process (tests,
-//! simulation) and [`TcpComm`] for separate processes, set up from an address table
-//! ([`TcpComm::connect`], [`TcpComm::from_listener`]) or through a master address in
-//! torch.distributed's style ([`TcpComm::rendezvous`]).
+//! simulation) and [`NetComm`] for separate processes, set up from an address table
+//! ([`NetComm::connect`], [`NetComm::from_listener`]) or through a master address in
+//! torch.distributed's style ([`NetComm::rendezvous`]).
 #![deny(missing_docs)]
 
 mod communicator;
@@ -17,14 +17,16 @@ mod endpoint;
 mod error;
 mod frame;
 mod memory;
+mod net;
 mod rendezvous;
 mod stats;
-mod tcp;
+mod transport;
 
 pub use communicator::{CommConfig, Communicator, Words};
 pub use endpoint::Endpoint;
 pub use error::{Error, Result};
 pub use frame::{FRAME_HEADER_BYTES, MAX_OP_NAME};
 pub use memory::MemoryComm;
+pub use net::NetComm;
 pub use stats::{OpStats, Stats, StatsSnapshot};
-pub use tcp::TcpComm;
+pub use transport::{Closer, Halves, Transport};

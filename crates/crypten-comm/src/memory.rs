@@ -126,7 +126,9 @@ impl Communicator for MemoryComm {
         let bytes = wire_bytes(op, payload.len());
         let mut outbox = lock(outbox);
         let frame = Frame {
-            seq: outbox.next_seq,
+            channel: self.config.channel,
+            // As on the wire: the count modulo 2^32.
+            seq: outbox.next_seq as u32,
             op: op.to_owned(),
             payload,
         };
@@ -166,7 +168,7 @@ impl Communicator for MemoryComm {
             let max = self.config.max_frame_bytes;
             return Err(FrameError::Oversize { len, max }.into_error(peer, op));
         }
-        check_expected(peer, op, inbox.next_seq, &frame)?;
+        check_expected(peer, op, self.config.channel, inbox.next_seq, &frame)?;
         inbox.next_seq += 1;
         drop(inbox);
         self.stats

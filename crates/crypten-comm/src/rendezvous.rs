@@ -66,7 +66,14 @@ pub(crate) fn connect_all(
     check_rank(rank, world_size)?;
     let deadline = Instant::now() + config.connect_timeout;
     let mut streams: Streams = (0..world_size).map(|_| None).collect();
-    pairwise(rank, listener, addrs, &mut streams, deadline)?;
+    pairwise(
+        rank,
+        listener,
+        addrs,
+        &mut streams,
+        deadline,
+        config.channel,
+    )?;
     Ok(streams)
 }
 
@@ -84,7 +91,7 @@ pub(crate) fn via_master(
         return Ok(streams);
     }
     if rank == 0 {
-        serve_table(world_size, master, &mut streams, deadline)?;
+        serve_table(world_size, master, &mut streams, deadline, config.channel)?;
         return Ok(streams);
     }
 
@@ -107,15 +114,23 @@ pub(crate) fn via_master(
         .map_err(|e| fail(format!("party {rank}: {e}")))?;
     write_control(
         &mut stream,
+        config.channel,
         REGISTER,
         &register_payload(rank, world_size, own),
         master,
     )?;
-    let table = read_control(&mut stream, TABLE, master)?;
+    let table = read_control(&mut stream, config.channel, TABLE, master)?;
     let table = parse_table(&table, world_size, master)?;
     debug!(rank, %own, "received the address table");
     streams[0] = Some(stream);
-    pairwise(rank, &listener, &table, &mut streams, deadline)?;
+    pairwise(
+        rank,
+        &listener,
+        &table,
+        &mut streams,
+        deadline,
+        config.channel,
+    )?;
     Ok(streams)
 }
 
@@ -125,6 +140,7 @@ fn serve_table(
     master: SocketAddr,
     streams: &mut Streams,
     deadline: Instant,
+    channel: u32,
 ) -> Result<()> {
     let listener = TcpListener::bind(master)
         .map_err(|e| fail(format!("the master cannot listen on {master}: {e}")))?;
@@ -136,7 +152,7 @@ fn serve_table(
         streams,
         deadline,
         |stream, from, streams| {
-            let payload = read_control(stream, REGISTER, from)?;
+            let payload = read_control(stream, channel, REGISTER, from)?;
             let (rank, size, addr) = parse_register(&payload, from)?;
             let rank = check_claim(0, world_size, 1..world_size, streams, (rank, size), from)?;
             table[rank] = addr;
@@ -147,7 +163,7 @@ fn serve_table(
     let payload = encode_table(&table);
     for (rank, stream) in streams.iter_mut().enumerate() {
         if let Some(stream) = stream {
-            write_control(stream, TABLE, &payload, table[rank])?;
+            write_control(stream, channel, TABLE, &payload, table[rank])?;
         }
     }
     Ok(())
@@ -160,11 +176,14 @@ fn pairwise(
     addrs: &[SocketAddr],
     streams: &mut Streams,
     deadline: Instant,
+    channel: u32,
 ) -> Result<()> {
     let world_size = addrs.len();
     for (peer, &addr) in addrs.iter().enumerate().take(rank) {
         if streams[peer].is_none() {
-            streams[peer] = Some(connect_peer(rank, world_size, peer, addr, deadline)?);
+            streams[peer] = Some(connect_peer(
+                rank, world_size, peer, addr, deadline, channel,
+            )?);
         }
     }
     accept_ranks(
@@ -174,10 +193,16 @@ fn pairwise(
         streams,
         deadline,
         |stream, from, streams| {
-            let payload = read_control(stream, HELLO, from)?;
+            let payload = read_control(stream, channel, HELLO, from)?;
             let claim = parse_hello(&payload, from)?;
             let peer = check_claim(rank, world_size, rank + 1..world_size, streams, claim, from)?;
-            write_control(stream, HELLO, &hello_payload(rank, world_size), from)?;
+            write_control(
+                stream,
+                channel,
+                HELLO,
+                &hello_payload(rank, world_size),
+                from,
+            )?;
             debug!(rank, peer, %from, "accepted");
             Ok(peer)
         },
@@ -191,6 +216,7 @@ fn connect_peer(
     peer: usize,
     addr: SocketAddr,
     deadline: Instant,
+    channel: u32,
 ) -> Result<TcpStream> {
     let mut stream = connect_retrying(addr, deadline).map_err(|e| {
         fail(format!(
@@ -198,8 +224,14 @@ fn connect_peer(
         ))
     })?;
     set_timeouts(&stream, deadline, addr)?;
-    write_control(&mut stream, HELLO, &hello_payload(rank, world_size), addr)?;
-    let reply = read_control(&mut stream, HELLO, addr)?;
+    write_control(
+        &mut stream,
+        channel,
+        HELLO,
+        &hello_payload(rank, world_size),
+        addr,
+    )?;
+    let reply = read_control(&mut stream, channel, HELLO, addr)?;
     let (their_rank, their_size) = parse_hello(&reply, addr)?;
     if (their_rank, their_size) != (peer as u64, world_size as u64) {
         return Err(fail(format!(
@@ -334,14 +366,29 @@ fn set_timeouts(stream: &TcpStream, deadline: Instant, peer: SocketAddr) -> Resu
         .map_err(|e| fail(format!("connection with {peer}: {e}")))
 }
 
-fn write_control(stream: &mut TcpStream, op: &str, payload: &[u8], peer: SocketAddr) -> Result<()> {
+fn write_control(
+    stream: &mut TcpStream,
+    channel: u32,
+    op: &str,
+    payload: &[u8],
+    peer: SocketAddr,
+) -> Result<()> {
     stream
-        .write_all(&encode_frame(0, op, payload))
+        .write_all(&encode_frame(channel, 0, op, payload))
         .map_err(|e| fail(format!("sending `{op}` to {peer}: {e}")))
 }
 
-fn read_control(stream: &mut TcpStream, op: &str, peer: SocketAddr) -> Result<Vec<u8>> {
+fn read_control(
+    stream: &mut TcpStream,
+    channel: u32,
+    op: &str,
+    peer: SocketAddr,
+) -> Result<Vec<u8>> {
     match read_frame(stream, CONTROL_MAX_BYTES) {
+        Ok(Some(frame)) if frame.channel != channel => Err(fail(format!(
+            "{peer} belongs to computation (channel) {}, this endpoint to {channel}",
+            frame.channel
+        ))),
         Ok(Some(frame)) if frame.op == op => Ok(frame.payload),
         Ok(Some(frame)) => Err(fail(format!(
             "expected a `{op}` frame from {peer}, got `{}`",

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{config, free_addr, payload};
-use crypten_comm::{CommConfig, Communicator, Error, TcpComm};
+use crypten_comm::{CommConfig, Communicator, Error, NetComm};
 use std::net::{SocketAddr, TcpListener};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -29,7 +29,7 @@ fn three_endpoints_meet_through_a_master() {
                     if rank == 0 {
                         thread::sleep(Duration::from_millis(100));
                     }
-                    let comm = TcpComm::rendezvous(rank, 3, master, config()).unwrap();
+                    let comm = NetComm::rendezvous(rank, 3, master, config()).unwrap();
                     assert_eq!((comm.rank(), comm.world_size()), (rank, 3));
                     let peers: Vec<usize> = (0..3).filter(|&p| p != rank).collect();
                     let sends = peers
@@ -51,26 +51,26 @@ fn three_endpoints_meet_through_a_master() {
 
 #[test]
 fn a_single_endpoint_needs_nobody() {
-    let comm = TcpComm::rendezvous(0, 1, free_addr(), config()).unwrap();
+    let comm = NetComm::rendezvous(0, 1, free_addr(), config()).unwrap();
     assert_eq!(comm.world_size(), 1);
 }
 
 /// Runs `rendezvous` for each `(rank, world_size)` on its own thread; returns the results.
-fn meet(claims: &[(usize, usize)], cfg: CommConfig) -> Vec<Result<TcpComm, Error>> {
+fn meet(claims: &[(usize, usize)], cfg: CommConfig) -> Vec<Result<NetComm, Error>> {
     let master = free_addr();
     thread::scope(|s| {
         let handles: Vec<_> = claims
             .iter()
             .map(|&(rank, size)| {
                 let cfg = cfg.clone();
-                s.spawn(move || TcpComm::rendezvous(rank, size, master, cfg))
+                s.spawn(move || NetComm::rendezvous(rank, size, master, cfg))
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     })
 }
 
-fn message(result: &Result<TcpComm, Error>) -> String {
+fn message(result: &Result<NetComm, Error>) -> String {
     match result {
         Err(Error::Rendezvous(m)) => m.clone(),
         other => panic!("{other:?}"),
@@ -120,8 +120,8 @@ fn address_tables_of_different_lengths_are_rejected() {
     let a0 = l0.local_addr().unwrap();
     let a1 = l1.local_addr().unwrap();
     let (r0, r1) = thread::scope(|s| {
-        let h0 = s.spawn(move || TcpComm::from_listener(0, l0, &[a0, a1], short()));
-        let h1 = s.spawn(move || TcpComm::from_listener(1, l1, &[a0, a1, a1], short()));
+        let h0 = s.spawn(move || NetComm::from_listener(0, l0, &[a0, a1], short()));
+        let h1 = s.spawn(move || NetComm::from_listener(1, l1, &[a0, a1, a1], short()));
         (h0.join().unwrap(), h1.join().unwrap())
     });
     assert!(message(&r0).contains("world size mismatch"));
@@ -136,7 +136,7 @@ fn connect_binds_its_own_address() {
             .map(|rank| {
                 let addrs = &addrs;
                 s.spawn(move || {
-                    let comm = TcpComm::connect(rank, addrs, config()).unwrap();
+                    let comm = NetComm::connect(rank, addrs, config()).unwrap();
                     let peer = 1 - rank;
                     comm.send_u64(peer, "x", &[rank as u64]).unwrap();
                     assert_eq!(comm.recv_u64(peer, "x", 1).unwrap(), [peer as u64]);
@@ -158,12 +158,12 @@ fn unreachable_peer_and_bad_rank_fail_cleanly() {
         ..config()
     };
     let started = Instant::now();
-    let result = TcpComm::from_listener(1, l1, &addrs, cfg.clone());
+    let result = NetComm::from_listener(1, l1, &addrs, cfg.clone());
     assert!(message(&result).contains("could not connect to party 0"));
     assert!(started.elapsed() < Duration::from_secs(2));
 
-    let result = TcpComm::connect(2, &addrs, cfg.clone());
+    let result = NetComm::connect(2, &addrs, cfg.clone());
     assert!(message(&result).contains("out of range"));
-    let result = TcpComm::rendezvous(3, 3, addrs[0], cfg);
+    let result = NetComm::rendezvous(3, 3, addrs[0], cfg);
     assert!(message(&result).contains("out of range"));
 }

@@ -2,7 +2,7 @@
 //! one closure per endpoint on its own thread.
 #![allow(dead_code)]
 
-use crypten_comm::{CommConfig, Communicator, MemoryComm, TcpComm};
+use crypten_comm::{CommConfig, Communicator, MemoryComm, NetComm};
 use std::net::{SocketAddr, TcpListener};
 use std::thread;
 use std::time::Duration;
@@ -27,7 +27,7 @@ pub fn config() -> CommConfig {
 
 /// `n` connected TCP endpoints over loopback. Every listener is bound (port 0) before any
 /// endpoint starts, so there is no race for free ports.
-pub fn tcp_endpoints(n: usize, cfg: CommConfig) -> Vec<TcpComm> {
+pub fn tcp_endpoints(n: usize, cfg: CommConfig) -> Vec<NetComm> {
     let listeners: Vec<TcpListener> = (0..n)
         .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
         .collect();
@@ -38,7 +38,7 @@ pub fn tcp_endpoints(n: usize, cfg: CommConfig) -> Vec<TcpComm> {
             .enumerate()
             .map(|(rank, listener)| {
                 let (addrs, cfg) = (&addrs, cfg.clone());
-                s.spawn(move || TcpComm::from_listener(rank, listener, addrs, cfg).unwrap())
+                s.spawn(move || NetComm::from_listener(rank, listener, addrs, cfg).unwrap())
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()

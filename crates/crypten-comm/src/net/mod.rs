@@ -1,5 +1,5 @@
-//! The TCP communicator: one connection per pair of endpoints, each served by a writer thread
-//! and a reader thread.
+//! The network communicator: one link per pair of endpoints, each a [`Transport`] (TCP now,
+//! TLS next) served by a writer thread and a reader thread (`link.rs`).
 //!
 //! `send` only queues a frame for the peer's writer thread, so it never blocks, and two
 //! parties sending each other large payloads at the same time cannot deadlock on full socket
@@ -17,135 +17,32 @@
 //! to a party that died by itself (or was killed); one that ends after an abort frame belongs
 //! to a party reacting to someone else, and its reason names the cause.
 
+mod link;
+
 use crate::communicator::{check_peer, u64s_to_bytes};
-use crate::frame::{
-    ABORT_OP, Frame, FrameError, MAX_HEAD_BYTES, ReadError, abort_reason, check_expected,
-    check_op_name, encode_head, read_frame, wire_bytes,
-};
+use crate::frame::{ABORT_OP, check_expected, check_op_name, encode_head, wire_bytes};
+use crate::transport::Transport;
 use crate::{CommConfig, Communicator, Error, Result, Stats, rendezvous};
-use std::io::{self, BufReader, BufWriter, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use link::{
+    EndSignal, Ending, Inbox, Incoming, Link, Outbox, Outgoing, Payload, READER_EXIT_GRACE, Reader,
+    lock, write_loop,
+};
+use std::io;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 use tracing::debug;
 
-/// Socket buffers of the reader and writer threads: they gather small frames into few system
-/// calls. Payloads larger than this bypass them and go straight between the socket and the
-/// payload's own buffer (a buffer larger than the payloads would copy each of them once more).
-const IO_BUFFER_BYTES: usize = 64 << 10;
-
-/// How long `drop` waits for reader threads after shutting their sockets down (they wake at
-/// once on Linux; the grace only matters on platforms where they might not).
-const READER_EXIT_GRACE: Duration = Duration::from_secs(1);
-
-/// A frame queued for a writer thread: its encoded head and its payload, written one after the
-/// other so the payload is never copied.
-struct Outgoing {
-    head: [u8; MAX_HEAD_BYTES],
-    head_len: usize,
-    payload: Payload,
-}
-
-/// A payload as the sender handed it over.
-enum Payload {
-    Bytes(Vec<u8>),
-    /// Words on a little-endian machine, whose memory already holds their wire encoding.
-    Words(Vec<u64>),
-}
-
-impl Payload {
-    fn as_bytes(&self) -> &[u8] {
-        match self {
-            Self::Bytes(bytes) => bytes,
-            Self::Words(words) => bytemuck::cast_slice(words),
-        }
-    }
-}
-
-/// What a reader thread hands to `recv`. Decoding failures carry no peer or operation: the
-/// reader knows neither the operation `recv` expects nor when it will be asked.
-enum Incoming {
-    Frame(Frame),
-    Malformed(FrameError),
-    Failed(io::Error),
-    /// Party `peer` gave up, for `reason`. Put in the inbox of every peer, so that whatever
-    /// this endpoint waits for, it learns at once that the computation is over, and why.
-    Aborted {
-        peer: usize,
-        reason: String,
-    },
-    /// The reader thread has stopped; its link's [`Ending`] says why. Always its last event.
-    Ended,
-}
-
-/// How a connection ended, as its reader thread saw it.
-#[derive(Clone, Debug)]
-enum Ending {
-    /// The peer sent an abort frame: it failed because of something else, named in `reason`.
-    Aborted(String),
-    /// Anything else: the stream ended or broke without an abort (the peer exited, crashed or
-    /// was killed), or it sent something undecodable.
-    Closed,
-}
-
-/// A connection's [`Ending`], set once by its reader thread, which others may wait for.
-#[derive(Default)]
-struct EndSignal {
-    ending: Mutex<Option<Ending>>,
-    ended: Condvar,
-}
-
-impl EndSignal {
-    fn set(&self, ending: Ending) {
-        let mut slot = lock(&self.ending);
-        slot.get_or_insert(ending);
-        self.ended.notify_all();
-    }
-
-    fn is_set(&self) -> bool {
-        lock(&self.ending).is_some()
-    }
-
-    /// The ending, waiting for it at most `timeout`; `Closed` if it is still unknown then.
-    fn wait(&self, timeout: Duration) -> Ending {
-        let slot = lock(&self.ending);
-        let (slot, _) = self
-            .ended
-            .wait_timeout_while(slot, timeout, |s| s.is_none())
-            .unwrap_or_else(PoisonError::into_inner);
-        slot.clone().unwrap_or(Ending::Closed)
-    }
-}
-
-struct Outbox {
-    next_seq: u64,
-    /// `None` once `drop` has closed the queue.
-    tx: Option<Sender<Outgoing>>,
-}
-
-struct Inbox {
-    next_seq: u64,
-    rx: Receiver<Incoming>,
-}
-
-/// Everything this endpoint holds for one peer.
-struct Link {
-    outbox: Mutex<Outbox>,
-    inbox: Mutex<Inbox>,
-    /// How the connection ended, once it has.
-    end: Arc<EndSignal>,
-    /// A handle on the connection kept to shut it down in `drop`.
-    socket: TcpStream,
-}
-
-/// A [`Communicator`] over TCP, for parties in separate processes or machines.
+/// A [`Communicator`] over network links, for parties in separate processes or machines: one
+/// [`Transport`] per peer (TCP from [`NetComm::connect`] and [`NetComm::rendezvous`], or any
+/// transport through [`NetComm::from_transports`]).
 ///
 /// Dropping it lets the writer threads send what is still queued (for at most
 /// `config.recv_timeout`; a dead peer fails the write at once), then closes every connection
 /// and lets the threads exit; peers see `Error::PeerClosed` naming this endpoint.
-pub struct TcpComm {
+pub struct NetComm {
     rank: usize,
     world_size: usize,
     config: CommConfig,
@@ -160,16 +57,16 @@ pub struct TcpComm {
     stats: Stats,
 }
 
-impl std::fmt::Debug for TcpComm {
+impl std::fmt::Debug for NetComm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TcpComm")
+        f.debug_struct("NetComm")
             .field("rank", &self.rank)
             .field("world_size", &self.world_size)
             .finish_non_exhaustive()
     }
 }
 
-impl TcpComm {
+impl NetComm {
     /// Connects endpoint `rank` of `addrs.len()` endpoints, where endpoint `i` listens on
     /// `addrs[i]`. Every endpoint calls this at about the same time; each connects to the
     /// lower ranks (retrying until `config.connect_timeout`) and accepts the higher ones, and
@@ -179,7 +76,7 @@ impl TcpComm {
     /// `Rendezvous` when `rank` is out of range, `addrs[rank]` cannot be bound, a peer cannot
     /// be reached in time, or a peer announces a wrong or duplicate rank or another world
     /// size.
-    pub fn connect(rank: usize, addrs: &[SocketAddr], config: CommConfig) -> Result<TcpComm> {
+    pub fn connect(rank: usize, addrs: &[SocketAddr], config: CommConfig) -> Result<NetComm> {
         let Some(&own) = addrs.get(rank) else {
             return Err(Error::Rendezvous(format!(
                 "rank {rank} is out of range for {} endpoints",
@@ -191,18 +88,18 @@ impl TcpComm {
         Self::from_listener(rank, listener, addrs, config)
     }
 
-    /// Like [`TcpComm::connect`], with this endpoint's listener already bound (to
+    /// Like [`NetComm::connect`], with this endpoint's listener already bound (to
     /// `addrs[rank]`, or to the port other endpoints know it by). Binding every listener
     /// before any endpoint starts, for instance to port 0, avoids racing for free ports.
     ///
     /// # Errors
-    /// As [`TcpComm::connect`].
+    /// As [`NetComm::connect`].
     pub fn from_listener(
         rank: usize,
         listener: TcpListener,
         addrs: &[SocketAddr],
         config: CommConfig,
-    ) -> Result<TcpComm> {
+    ) -> Result<NetComm> {
         let streams = rendezvous::connect_all(rank, &listener, addrs, &config)?;
         drop(listener);
         Self::from_streams(rank, addrs.len(), streams, config)
@@ -212,7 +109,7 @@ impl TcpComm {
     /// torch.distributed's `MASTER_ADDR`/`MASTER_PORT`: rank 0 listens on `master` and
     /// collects the listener address of every other rank (each listens on the local address
     /// it uses to reach the master, port chosen by the system), then sends everyone the full
-    /// table; the other pairs connect as in [`TcpComm::connect`]. All of it must finish within
+    /// table; the other pairs connect as in [`NetComm::connect`]. All of it must finish within
     /// `config.connect_timeout`.
     ///
     /// # Errors
@@ -224,7 +121,7 @@ impl TcpComm {
         world_size: usize,
         master: SocketAddr,
         config: CommConfig,
-    ) -> Result<TcpComm> {
+    ) -> Result<NetComm> {
         let streams = rendezvous::via_master(rank, world_size, master, &config)?;
         Self::from_streams(rank, world_size, streams, config)
     }
@@ -234,14 +131,30 @@ impl TcpComm {
         &self.config
     }
 
-    /// Starts the reader and writer threads of established connections (`streams[peer]` for
-    /// every peer, `None` at `rank`).
     fn from_streams(
         rank: usize,
         world_size: usize,
-        streams: Vec<Option<TcpStream>>,
+        streams: rendezvous::Streams,
         config: CommConfig,
-    ) -> Result<TcpComm> {
+    ) -> Result<NetComm> {
+        let transports = streams
+            .into_iter()
+            .map(|s| s.map(|s| Box::new(s) as Box<dyn Transport>))
+            .collect();
+        Self::from_transports(rank, world_size, transports, config)
+    }
+
+    /// Starts the reader and writer threads of established connections (`transports[peer]`
+    /// for every peer, `None` at `rank`): the seam where other transports (TLS) come in.
+    ///
+    /// # Errors
+    /// `Rendezvous` when a transport cannot be split or a thread cannot start.
+    pub fn from_transports(
+        rank: usize,
+        world_size: usize,
+        transports: Vec<Option<Box<dyn Transport>>>,
+        config: CommConfig,
+    ) -> Result<NetComm> {
         let (writers_tx, writers_rx) = mpsc::channel();
         let (readers_tx, readers_rx) = mpsc::channel();
         // Every inbox's sending side, for the reader threads to spread a peer's abort.
@@ -249,7 +162,7 @@ impl TcpComm {
             (0..world_size).map(|_| mpsc::channel::<Incoming>()).unzip();
         // Built first and filled link by link, so that a failure half-way is cleaned up by
         // `drop` like any other endpoint.
-        let mut comm = TcpComm {
+        let mut comm = NetComm {
             rank,
             world_size,
             links: Vec::with_capacity(world_size),
@@ -261,11 +174,17 @@ impl TcpComm {
             config,
         };
         let mut started = Ok(());
-        for ((peer, stream), inbox) in streams.into_iter().enumerate().zip(inbox_rxs) {
-            let link = match stream {
-                Some(stream) => {
-                    match comm.start_link(peer, stream, inbox, &inbox_txs, &writers_tx, &readers_tx)
-                    {
+        for ((peer, transport), inbox) in transports.into_iter().enumerate().zip(inbox_rxs) {
+            let link = match transport {
+                Some(transport) => {
+                    match comm.start_link(
+                        peer,
+                        transport,
+                        inbox,
+                        &inbox_txs,
+                        &writers_tx,
+                        &readers_tx,
+                    ) {
                         Ok(link) => Some(link),
                         Err(e) => {
                             started = Err(e);
@@ -288,7 +207,7 @@ impl TcpComm {
     fn start_link(
         &mut self,
         peer: usize,
-        stream: TcpStream,
+        transport: Box<dyn Transport>,
         in_rx: Receiver<Incoming>,
         inbox_txs: &[Sender<Incoming>],
         writers_tx: &Sender<()>,
@@ -300,19 +219,17 @@ impl TcpComm {
                 "party {rank} could not start its connection to party {peer}: {e}"
             ))
         };
-        // Set-up used timeouts on the socket; from now on `recv` enforces its own.
-        stream.set_read_timeout(None).map_err(setup_error)?;
-        stream.set_write_timeout(None).map_err(setup_error)?;
-        stream.set_nodelay(true).map_err(setup_error)?;
-        let reader_stream = stream.try_clone().map_err(setup_error)?;
-        let writer_stream = stream.try_clone().map_err(setup_error)?;
+        let halves = transport.split().map_err(setup_error)?;
+        let closer: Arc<dyn crate::transport::Closer> = Arc::from(halves.closer);
+        let (reader_half, writer_half) = (halves.reader, halves.writer);
+        let writer_closer = Arc::clone(&closer);
 
         let (out_tx, out_rx) = mpsc::channel();
         let exited = writers_tx.clone();
         let writer = thread::Builder::new()
             .name(format!("comm-w{rank}-{peer}"))
             .spawn(move || {
-                write_loop(peer, &writer_stream, &out_rx);
+                write_loop(peer, writer_half, writer_closer.as_ref(), &out_rx);
                 drop(exited);
             })
             .map_err(setup_error)?;
@@ -329,7 +246,7 @@ impl TcpComm {
         let reader = thread::Builder::new()
             .name(format!("comm-r{rank}-{peer}"))
             .spawn(move || {
-                let ending = reader.run(&reader_stream);
+                let ending = reader.run(reader_half);
                 reader.end.set(ending);
                 let _ = reader.inboxes[peer].send(Incoming::Ended);
                 drop(exited);
@@ -346,7 +263,7 @@ impl TcpComm {
                 rx: in_rx,
             }),
             end,
-            socket: stream,
+            closer,
         })
     }
 
@@ -393,7 +310,7 @@ impl TcpComm {
         check_op_name(op)?;
         let len = payload.as_bytes().len();
         let mut outbox = lock(&link.outbox);
-        let (head, head_len) = encode_head(outbox.next_seq, op, len as u64);
+        let (head, head_len) = encode_head(self.config.channel, outbox.next_seq, op, len as u64);
         let Some(tx) = outbox.tx.as_ref() else {
             return Err(Error::SelfAborted { op: op.to_owned() });
         };
@@ -416,89 +333,6 @@ impl TcpComm {
     }
 }
 
-/// Writes queued frames until every sender is gone, then half-closes the connection so the
-/// peer reads a clean end of stream after the last frame.
-fn write_loop(peer: usize, stream: &TcpStream, rx: &Receiver<Outgoing>) {
-    let mut out = BufWriter::with_capacity(IO_BUFFER_BYTES, stream);
-    let result = (|| -> io::Result<()> {
-        while let Ok(frame) = rx.recv() {
-            write_frame(&mut out, &frame)?;
-            // Frames already queued go out in the same flush: a burst of small frames then
-            // costs one system call instead of one each.
-            while let Ok(frame) = rx.try_recv() {
-                write_frame(&mut out, &frame)?;
-            }
-            out.flush()?;
-        }
-        out.flush()
-    })();
-    match result {
-        Ok(()) => debug!(peer, "writer finished"),
-        Err(e) => debug!(peer, error = %e, "writer failed"),
-    }
-    // Errors here only mean the connection is already gone.
-    let _ = stream.shutdown(Shutdown::Write);
-}
-
-fn write_frame(out: &mut impl Write, frame: &Outgoing) -> io::Result<()> {
-    out.write_all(&frame.head[..frame.head_len])?;
-    out.write_all(frame.payload.as_bytes())
-}
-
-/// A reader thread's state: the peer it reads from and where it delivers.
-struct Reader {
-    peer: usize,
-    /// Every peer's inbox (indexed by rank; this peer's own among them).
-    inboxes: Vec<Sender<Incoming>>,
-    end: Arc<EndSignal>,
-    max_payload: u64,
-}
-
-impl Reader {
-    /// Decodes frames until the connection ends, fails or brings an abort, or `recv`'s side is
-    /// gone; returns how it ended.
-    fn run(&self, stream: &TcpStream) -> Ending {
-        let own = &self.inboxes[self.peer];
-        let peer = self.peer;
-        let mut input = BufReader::with_capacity(IO_BUFFER_BYTES, stream);
-        loop {
-            let event = match read_frame(&mut input, self.max_payload) {
-                Ok(Some(frame)) if frame.op == ABORT_OP => {
-                    let reason = abort_reason(&frame.payload);
-                    debug!(peer, "peer aborted");
-                    // Whatever this endpoint waits for, the computation is over: tell every
-                    // pending `recv`, and every later one, who gave up and why.
-                    for inbox in &self.inboxes {
-                        let _ = inbox.send(Incoming::Aborted {
-                            peer,
-                            reason: reason.clone(),
-                        });
-                    }
-                    return Ending::Aborted(reason);
-                }
-                Ok(Some(frame)) => Incoming::Frame(frame),
-                Ok(None) => {
-                    debug!(peer, "peer closed its side of the connection");
-                    return Ending::Closed;
-                }
-                // After a bad frame the stream cannot be resynchronised: report it and stop.
-                Err(ReadError::Malformed(e)) => {
-                    debug!(peer, reason = %e, "malformed frame");
-                    Incoming::Malformed(e)
-                }
-                Err(ReadError::Io(e)) => {
-                    debug!(peer, error = %e, "reader failed");
-                    Incoming::Failed(e)
-                }
-            };
-            let last = !matches!(event, Incoming::Frame(_));
-            if own.send(event).is_err() || last {
-                return Ending::Closed;
-            }
-        }
-    }
-}
-
 /// The crate error for a failed connection: a peer that went away is `PeerClosed`, anything
 /// else is `Io`.
 fn connection_error(peer: usize, op: &str, e: io::Error) -> Error {
@@ -518,13 +352,7 @@ fn connection_error(peer: usize, op: &str, e: io::Error) -> Error {
     }
 }
 
-/// Locks a per-peer state. Nothing panics while holding these locks, so poisoning cannot
-/// leave them inconsistent.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-impl Communicator for TcpComm {
+impl Communicator for NetComm {
     fn rank(&self) -> usize {
         self.rank
     }
@@ -577,7 +405,7 @@ impl Communicator for TcpComm {
                 });
             }
         };
-        check_expected(peer, op, inbox.next_seq, &frame)?;
+        check_expected(peer, op, self.config.channel, inbox.next_seq, &frame)?;
         inbox.next_seq += 1;
         drop(inbox);
         self.stats
@@ -617,7 +445,7 @@ fn wait_exited(exited: &Mutex<Receiver<()>>, timeout: Duration) -> bool {
     }
 }
 
-impl Drop for TcpComm {
+impl Drop for NetComm {
     fn drop(&mut self) {
         self.close_outboxes();
         // Readers keep running meanwhile, so two endpoints dropped together still drain each
@@ -626,7 +454,7 @@ impl Drop for TcpComm {
         // Shutting the sockets down wakes the readers (and any writer stuck on a peer that
         // stopped reading).
         for link in self.links.iter().flatten() {
-            let _ = link.socket.shutdown(Shutdown::Both);
+            link.closer.close();
         }
         let readers_done = wait_exited(&self.readers_exited, READER_EXIT_GRACE);
         // Join threads known to have exited; leave any other detached rather than hang.

@@ -1,0 +1,214 @@
+//! One link of a [`NetComm`](super::NetComm): the state the endpoint keeps for a peer, and the
+//! reader and writer threads that drive the peer's [`Transport`](crate::Transport).
+
+use crate::frame::{
+    ABORT_OP, Frame, FrameError, MAX_HEAD_BYTES, ReadError, abort_reason, read_frame,
+};
+use crate::transport::Closer;
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+use tracing::debug;
+
+/// Socket buffers of the reader and writer threads: they gather small frames into few system
+/// calls. Payloads larger than this bypass them and go straight between the socket and the
+/// payload's own buffer (a buffer larger than the payloads would copy each of them once more).
+pub(super) const IO_BUFFER_BYTES: usize = 64 << 10;
+
+/// How long `drop` waits for reader threads after shutting their sockets down (they wake at
+/// once on Linux; the grace only matters on platforms where they might not).
+pub(super) const READER_EXIT_GRACE: Duration = Duration::from_secs(1);
+
+/// A frame queued for a writer thread: its encoded head and its payload, written one after the
+/// other so the payload is never copied.
+pub(super) struct Outgoing {
+    pub(super) head: [u8; MAX_HEAD_BYTES],
+    pub(super) head_len: usize,
+    pub(super) payload: Payload,
+}
+
+/// A payload as the sender handed it over.
+pub(super) enum Payload {
+    Bytes(Vec<u8>),
+    /// Words on a little-endian machine, whose memory already holds their wire encoding.
+    Words(Vec<u64>),
+}
+
+impl Payload {
+    pub(super) fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::Bytes(bytes) => bytes,
+            Self::Words(words) => bytemuck::cast_slice(words),
+        }
+    }
+}
+
+/// What a reader thread hands to `recv`. Decoding failures carry no peer or operation: the
+/// reader knows neither the operation `recv` expects nor when it will be asked.
+pub(super) enum Incoming {
+    Frame(Frame),
+    Malformed(FrameError),
+    Failed(io::Error),
+    /// Party `peer` gave up, for `reason`. Put in the inbox of every peer, so that whatever
+    /// this endpoint waits for, it learns at once that the computation is over, and why.
+    Aborted {
+        peer: usize,
+        reason: String,
+    },
+    /// The reader thread has stopped; its link's [`Ending`] says why. Always its last event.
+    Ended,
+}
+
+/// How a connection ended, as its reader thread saw it.
+#[derive(Clone, Debug)]
+pub(super) enum Ending {
+    /// The peer sent an abort frame: it failed because of something else, named in `reason`.
+    Aborted(String),
+    /// Anything else: the stream ended or broke without an abort (the peer exited, crashed or
+    /// was killed), or it sent something undecodable.
+    Closed,
+}
+
+/// A connection's [`Ending`], set once by its reader thread, which others may wait for.
+#[derive(Default)]
+pub(super) struct EndSignal {
+    pub(super) ending: Mutex<Option<Ending>>,
+    pub(super) ended: Condvar,
+}
+
+impl EndSignal {
+    pub(super) fn set(&self, ending: Ending) {
+        let mut slot = lock(&self.ending);
+        slot.get_or_insert(ending);
+        self.ended.notify_all();
+    }
+
+    pub(super) fn is_set(&self) -> bool {
+        lock(&self.ending).is_some()
+    }
+
+    /// The ending, waiting for it at most `timeout`; `Closed` if it is still unknown then.
+    pub(super) fn wait(&self, timeout: Duration) -> Ending {
+        let slot = lock(&self.ending);
+        let (slot, _) = self
+            .ended
+            .wait_timeout_while(slot, timeout, |s| s.is_none())
+            .unwrap_or_else(PoisonError::into_inner);
+        slot.clone().unwrap_or(Ending::Closed)
+    }
+}
+
+pub(super) struct Outbox {
+    pub(super) next_seq: u64,
+    /// `None` once `drop` has closed the queue.
+    pub(super) tx: Option<Sender<Outgoing>>,
+}
+
+pub(super) struct Inbox {
+    pub(super) next_seq: u64,
+    pub(super) rx: Receiver<Incoming>,
+}
+
+/// Everything this endpoint holds for one peer.
+pub(super) struct Link {
+    pub(super) outbox: Mutex<Outbox>,
+    pub(super) inbox: Mutex<Inbox>,
+    /// How the connection ended, once it has.
+    pub(super) end: Arc<EndSignal>,
+    /// Shuts the connection down (in `drop`).
+    pub(super) closer: Arc<dyn Closer>,
+}
+
+/// Writes queued frames until every sender is gone, then half-closes the connection so the
+/// peer reads a clean end of stream after the last frame.
+pub(super) fn write_loop(
+    peer: usize,
+    writer: Box<dyn Write + Send>,
+    closer: &dyn Closer,
+    rx: &Receiver<Outgoing>,
+) {
+    let mut out = BufWriter::with_capacity(IO_BUFFER_BYTES, writer);
+    let result = (|| -> io::Result<()> {
+        while let Ok(frame) = rx.recv() {
+            write_frame(&mut out, &frame)?;
+            // Frames already queued go out in the same flush: a burst of small frames then
+            // costs one system call instead of one each.
+            while let Ok(frame) = rx.try_recv() {
+                write_frame(&mut out, &frame)?;
+            }
+            out.flush()?;
+        }
+        out.flush()
+    })();
+    match result {
+        Ok(()) => debug!(peer, "writer finished"),
+        Err(e) => debug!(peer, error = %e, "writer failed"),
+    }
+    closer.close_write();
+}
+
+pub(super) fn write_frame(out: &mut impl Write, frame: &Outgoing) -> io::Result<()> {
+    out.write_all(&frame.head[..frame.head_len])?;
+    out.write_all(frame.payload.as_bytes())
+}
+
+/// A reader thread's state: the peer it reads from and where it delivers.
+pub(super) struct Reader {
+    pub(super) peer: usize,
+    /// Every peer's inbox (indexed by rank; this peer's own among them).
+    pub(super) inboxes: Vec<Sender<Incoming>>,
+    pub(super) end: Arc<EndSignal>,
+    pub(super) max_payload: u64,
+}
+
+impl Reader {
+    /// Decodes frames until the connection ends, fails or brings an abort, or `recv`'s side is
+    /// gone; returns how it ended.
+    pub(super) fn run(&self, stream: Box<dyn Read + Send>) -> Ending {
+        let own = &self.inboxes[self.peer];
+        let peer = self.peer;
+        let mut input = BufReader::with_capacity(IO_BUFFER_BYTES, stream);
+        loop {
+            let event = match read_frame(&mut input, self.max_payload) {
+                Ok(Some(frame)) if frame.op == ABORT_OP => {
+                    let reason = abort_reason(&frame.payload);
+                    debug!(peer, "peer aborted");
+                    // Whatever this endpoint waits for, the computation is over: tell every
+                    // pending `recv`, and every later one, who gave up and why.
+                    for inbox in &self.inboxes {
+                        let _ = inbox.send(Incoming::Aborted {
+                            peer,
+                            reason: reason.clone(),
+                        });
+                    }
+                    return Ending::Aborted(reason);
+                }
+                Ok(Some(frame)) => Incoming::Frame(frame),
+                Ok(None) => {
+                    debug!(peer, "peer closed its side of the connection");
+                    return Ending::Closed;
+                }
+                // After a bad frame the stream cannot be resynchronised: report it and stop.
+                Err(ReadError::Malformed(e)) => {
+                    debug!(peer, reason = %e, "malformed frame");
+                    Incoming::Malformed(e)
+                }
+                Err(ReadError::Io(e)) => {
+                    debug!(peer, error = %e, "reader failed");
+                    Incoming::Failed(e)
+                }
+            };
+            let last = !matches!(event, Incoming::Frame(_));
+            if own.send(event).is_err() || last {
+                return Ending::Closed;
+            }
+        }
+    }
+}
+
+/// Locks a per-peer state. Nothing panics while holding these locks, so poisoning cannot
+/// leave them inconsistent.
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
