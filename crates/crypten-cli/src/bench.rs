@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 /// Options every suite takes.
 #[derive(clap::Args)]
-pub struct SuiteArgs {
+pub(crate) struct SuiteArgs {
     #[command(flatten)]
     party: PartyArgs,
     /// Write the records to this JSON file (party 0).
@@ -25,7 +25,7 @@ pub struct SuiteArgs {
 
 /// The suites.
 #[derive(clap::Subcommand)]
-pub enum Suite {
+pub(crate) enum Suite {
     /// Per-op costs: time, bytes per party and rounds.
     Ops(SuiteArgs),
     /// End to end: MLP inference and training step, LeNet inference (model at party 0, data
@@ -33,7 +33,7 @@ pub enum Suite {
     Models(SuiteArgs),
 }
 
-pub fn bench(suite: Suite) -> anyhow::Result<ExitCode> {
+pub(crate) fn bench(suite: Suite) -> anyhow::Result<ExitCode> {
     let (name, args) = match suite {
         Suite::Ops(args) => ("ops", args),
         Suite::Models(args) => ("models", args),

@@ -15,7 +15,7 @@ fn show(a: &ArrayD<f64>) -> String {
 }
 
 /// The demo program every party runs.
-pub fn demo(sess: &Session) -> anyhow::Result<()> {
+pub(crate) fn demo(sess: &Session) -> anyhow::Result<()> {
     let rank = sess.rank();
     let n = sess.parties();
     // Embedded inputs. Each party reads only its own: party 0 the features, party 1 the

@@ -2,8 +2,8 @@
 //! environment (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT, CRYPTEN_PROVIDER) and relaying
 //! their output.
 
-use crate::party::ProviderArg;
 use anyhow::{Context, bail};
+use crypten::ProviderKind;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::process::{Child, Command, ExitCode, Stdio};
@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 /// Arguments of `crypten launch`.
 #[derive(clap::Args, Clone, Debug)]
-pub struct LaunchArgs {
+pub(crate) struct LaunchArgs {
     /// Number of computing parties.
     #[arg(short = 'n', long, default_value_t = 2)]
     pub parties: usize,
@@ -32,7 +32,7 @@ pub struct LaunchArgs {
 
 /// Arguments of `crypten run`: one process of a computation spread over machines.
 #[derive(clap::Args, Clone, Debug)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// This process's rank: 0..N-1 for parties, N for the dealer.
     #[arg(long)]
     pub rank: usize,
@@ -50,6 +50,35 @@ pub struct RunArgs {
     pub command: Vec<String>,
 }
 
+/// A preprocessing provider on the command line, by the names `ProviderKind::name` gives
+/// (`ttp`, `tfp`), so that the names are defined in one place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ProviderArg(pub ProviderKind);
+
+impl ProviderArg {
+    /// Whether the computation has a dealer process.
+    pub(crate) fn has_dealer(self) -> bool {
+        self.0 == ProviderKind::TrustedThirdParty
+    }
+}
+
+impl clap::ValueEnum for ProviderArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[
+            Self(ProviderKind::TrustedThirdParty),
+            Self(ProviderKind::InsecureTrustedFirstParty),
+        ]
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        let help = match self.0 {
+            ProviderKind::TrustedThirdParty => "a trusted third party (a dealer process)",
+            ProviderKind::InsecureTrustedFirstParty => "INSECURE: party 0 deals (tests only)",
+        };
+        Some(clap::builder::PossibleValue::new(self.0.name()).help(help))
+    }
+}
+
 /// One process to start: its label, rank and arguments.
 struct Spec {
     label: String,
@@ -58,7 +87,7 @@ struct Spec {
 }
 
 /// Starts the processes and relays their output; fails when any of them fails.
-pub fn launch(args: &LaunchArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn launch(args: &LaunchArgs) -> anyhow::Result<ExitCode> {
     if !(2..=64).contains(&args.parties) {
         bail!("--parties must be between 2 and 64, got {}", args.parties);
     }
@@ -187,7 +216,7 @@ fn supervise(children: &mut [(String, Child)], grace: Duration) -> anyhow::Resul
 }
 
 /// `crypten run`: one process with an explicit rank and rendezvous address.
-pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let with_ttp = args.provider.has_dealer();
     let (host, port) = args
         .master

@@ -1,13 +1,13 @@
 //! Running a subcommand as one party: from the environment that `crypten launch` sets, or, when
 //! there is none, by launching the parties of a local computation.
 
-use crate::launch::{LaunchArgs, launch};
-use crypten::{CommConfig, Config, ProviderKind, Session};
+use crate::launch::{LaunchArgs, ProviderArg, launch};
+use crypten::{CommConfig, Config, Session};
 use std::process::ExitCode;
 
 /// Options shared by the party programs.
 #[derive(clap::Args, Clone, Debug)]
-pub struct PartyArgs {
+pub(crate) struct PartyArgs {
     /// Number of parties when launching locally (ignored inside `crypten launch`).
     #[arg(short = 'n', long, default_value_t = 2)]
     pub parties: usize,
@@ -16,37 +16,8 @@ pub struct PartyArgs {
     pub provider: ProviderArg,
 }
 
-/// A preprocessing provider on the command line, by the names `ProviderKind::name` gives
-/// (`ttp`, `tfp`), so that the names are defined in one place.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ProviderArg(pub ProviderKind);
-
-impl ProviderArg {
-    /// Whether the computation has a dealer process.
-    pub fn has_dealer(self) -> bool {
-        self.0 == ProviderKind::TrustedThirdParty
-    }
-}
-
-impl clap::ValueEnum for ProviderArg {
-    fn value_variants<'a>() -> &'a [Self] {
-        &[
-            Self(ProviderKind::TrustedThirdParty),
-            Self(ProviderKind::InsecureTrustedFirstParty),
-        ]
-    }
-
-    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
-        let help = match self.0 {
-            ProviderKind::TrustedThirdParty => "a trusted third party (a dealer process)",
-            ProviderKind::InsecureTrustedFirstParty => "INSECURE: party 0 deals (tests only)",
-        };
-        Some(clap::builder::PossibleValue::new(self.0.name()).help(help))
-    }
-}
-
 /// Joins the computation described by the environment.
-pub fn join() -> anyhow::Result<Session> {
+pub(crate) fn join() -> anyhow::Result<Session> {
     let config = Config {
         comm: CommConfig::from_env()?,
         ..Config::default()
@@ -56,7 +27,9 @@ pub fn join() -> anyhow::Result<Session> {
 
 /// Joins the computation described by the environment and runs `program` in it. On success
 /// the session is closed; on failure every other party is told why before this one exits.
-pub fn with_session<T>(program: impl FnOnce(&Session) -> anyhow::Result<T>) -> anyhow::Result<T> {
+pub(crate) fn with_session<T>(
+    program: impl FnOnce(&Session) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
     let sess = join()?;
     match program(&sess) {
         Ok(value) => {
@@ -71,13 +44,13 @@ pub fn with_session<T>(program: impl FnOnce(&Session) -> anyhow::Result<T>) -> a
 }
 
 /// Runs the dealer described by the environment.
-pub fn serve_ttp() -> anyhow::Result<()> {
+pub(crate) fn serve_ttp() -> anyhow::Result<()> {
     Ok(crypten::advanced::dealer::run_from_env()?)
 }
 
 /// Runs `program` as a party when `RANK` is set; otherwise launches `args.parties` local
 /// parties running this same subcommand (`subcommand` holds its arguments).
-pub fn party_or_launch(
+pub(crate) fn party_or_launch(
     args: &PartyArgs,
     subcommand: Vec<String>,
     program: impl FnOnce(&Session) -> anyhow::Result<()>,

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 /// What goes wrong.
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
-pub enum Fault {
+pub(crate) enum Fault {
     /// Nothing: all parties finish.
     None,
     /// The culprit exits abruptly in the middle of the run.
@@ -21,7 +21,7 @@ pub enum Fault {
 
 /// Arguments of `crypten probe`.
 #[derive(clap::Args, Debug)]
-pub struct ProbeArgs {
+pub(crate) struct ProbeArgs {
     /// The fault to inject.
     #[arg(long, value_enum)]
     pub fault: Fault,
@@ -33,7 +33,7 @@ pub struct ProbeArgs {
     pub steps: usize,
 }
 
-pub fn probe(args: &ProbeArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn probe(args: &ProbeArgs) -> anyhow::Result<ExitCode> {
     with_session(|sess| {
         let shape = [1000];
         let x = CrypTensor::from_array(sess, &ArrayD::from_elem(IxDyn(&shape), 1.5), 0)?;

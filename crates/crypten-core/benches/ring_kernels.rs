@@ -36,6 +36,8 @@ fn one_thread_pool() -> rayon::ThreadPool {
         .expect("a one-thread rayon pool")
 }
 
+// The f64 reference GEMM's interface is raw pointers.
+#[allow(unsafe_code)]
 fn dgemm(n: usize, a: &[f64], b: &[f64], c: &mut [f64]) {
     let s = n as isize;
     // SAFETY: all three buffers hold n*n f64 and the strides describe row-major n x n matrices.

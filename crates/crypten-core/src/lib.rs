@@ -16,6 +16,7 @@ mod matmul;
 mod prg;
 mod reduce;
 mod shape;
+mod strided;
 mod tensor;
 
 pub use conv::{Conv1dParams, Conv2dParams};
@@ -24,5 +25,5 @@ pub use encoder::FixedPointEncoder;
 pub use error::{Error, Result};
 pub use kernels::{KernelLevel, gemm_u64, gemm_u64_acc, gemm_u64_naive, gemm_u64_with};
 pub use prg::{Prg, SEED_LEN, Seed};
-pub use shape::broadcast_shapes;
+pub use strided::broadcast_shapes;
 pub use tensor::RingTensor;

@@ -2,7 +2,7 @@
 //! `sum_to_shape`, the adjoint of broadcasting that autograd uses to route gradients back to
 //! broadcast operands.
 
-use crate::elementwise::{PAR_THRESHOLD, Strided, contiguous_strides};
+use crate::strided::{PAR_THRESHOLD, Strided, contiguous_strides};
 use crate::{Error, Result, RingTensor};
 use rayon::prelude::*;
 

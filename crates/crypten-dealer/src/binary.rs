@@ -8,7 +8,7 @@ use crypten_core::RingTensor;
 use crypten_core::bitslice::{groups, indicators, to_planes, unpack};
 
 /// The secret behind binary independent part `i`: the XOR of every party's draw.
-pub fn xor_of(draws: &[Vec<RingTensor>], i: usize) -> Result<RingTensor> {
+pub(crate) fn xor_of(draws: &[Vec<RingTensor>], i: usize) -> Result<RingTensor> {
     let mut acc = draws[0][i].clone();
     for d in &draws[1..] {
         acc.xor_assign(&d[i])?;
@@ -17,7 +17,11 @@ pub fn xor_of(draws: &[Vec<RingTensor>], i: usize) -> Result<RingTensor> {
 }
 
 /// Party 0's share of binary dependent part `i` holding `total`: `total` XOR the others' draws.
-pub fn xor_share(draws: &[Vec<RingTensor>], i: usize, mut total: RingTensor) -> Result<RingTensor> {
+pub(crate) fn xor_share(
+    draws: &[Vec<RingTensor>],
+    i: usize,
+    mut total: RingTensor,
+) -> Result<RingTensor> {
     for d in &draws[1..] {
         total.xor_assign(&d[i])?;
     }
@@ -25,7 +29,7 @@ pub fn xor_share(draws: &[Vec<RingTensor>], i: usize, mut total: RingTensor) -> 
 }
 
 /// The first `n` bits of a packed vector as arithmetic 0/1 values of shape `[n]`.
-pub fn unpack_bits(packed: &RingTensor, n: usize) -> Result<RingTensor> {
+pub(crate) fn unpack_bits(packed: &RingTensor, n: usize) -> Result<RingTensor> {
     Ok(RingTensor::new(&[n], unpack(packed.data(), n))?)
 }
 
@@ -34,7 +38,7 @@ pub fn unpack_bits(packed: &RingTensor, n: usize) -> Result<RingTensor> {
 /// mask products (dependent). The one-hot planes are group-major (`[groups, planes]`, read
 /// group by group at the leaves); the levels' masks and products are plane-major
 /// (`[planes, groups]`, combined plane by plane).
-pub fn bit_test_shapes(plan: &Plan, n: usize) -> Vec<Vec<usize>> {
+pub(crate) fn bit_test_shapes(plan: &Plan, n: usize) -> Vec<Vec<usize>> {
     let g = groups(n);
     let mut shapes = vec![vec![n]];
     shapes.extend(plan.levels.iter().map(|l| vec![l.inputs.len(), g]));

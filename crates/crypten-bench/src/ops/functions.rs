@@ -12,7 +12,7 @@ use crypten::ndarray::{ArrayD, Axis, IxDyn};
 use crypten::{CrypTensor, Prg, Session};
 
 /// The op names this file adds to the suite.
-pub const OP_NAMES: &[&str] = &[
+pub(super) const OP_NAMES: &[&str] = &[
     "exp",
     "log",
     "reciprocal",

@@ -7,7 +7,7 @@ use crypten::nn::{CrossEntropyLoss, Linear, Module, ReLU, Sequential, Target};
 use crypten::{Prg, Tensor, Variable};
 
 /// Features, class labels and the number of classes.
-pub struct Dataset {
+pub(super) struct Dataset {
     pub x: ArrayD<f64>,
     pub labels: Vec<usize>,
     pub classes: usize,
@@ -15,7 +15,7 @@ pub struct Dataset {
 
 impl Dataset {
     /// Noisy blobs around one random centre per class.
-    pub fn blobs(samples: usize, features: usize, classes: usize, seed: u8) -> Self {
+    pub(super) fn blobs(samples: usize, features: usize, classes: usize, seed: u8) -> Self {
         let mut prg = Prg::from_seed([seed; 16]);
         let centres: Vec<Vec<f64>> = (0..classes)
             .map(|_| {
@@ -33,7 +33,7 @@ impl Dataset {
     }
 
     /// Rows `start..end`.
-    pub fn rows(&self, start: usize, end: usize) -> Self {
+    pub(super) fn rows(&self, start: usize, end: usize) -> Self {
         Self {
             x: self
                 .x
@@ -45,20 +45,20 @@ impl Dataset {
     }
 
     /// Columns `start..end` of the features.
-    pub fn columns(&self, start: usize, end: usize) -> ArrayD<f64> {
+    pub(super) fn columns(&self, start: usize, end: usize) -> ArrayD<f64> {
         self.x
             .slice_axis(Axis(1), Slice::from(start..end))
             .to_owned()
     }
 
     /// One-hot labels.
-    pub fn onehot(&self) -> anyhow::Result<ArrayD<f64>> {
+    pub(super) fn onehot(&self) -> anyhow::Result<ArrayD<f64>> {
         Ok(crypten::nn::one_hot(&self.labels, self.classes)?)
     }
 }
 
 /// A small MLP classifier.
-pub fn classifier(features: usize, classes: usize) -> anyhow::Result<Sequential> {
+pub(super) fn classifier(features: usize, classes: usize) -> anyhow::Result<Sequential> {
     let mut prg = Prg::from_seed([42; 16]);
     Ok(Sequential::new()
         .push(Linear::new(features, 16, true, &mut prg)?)
@@ -77,7 +77,7 @@ fn rows(t: &Tensor, start: usize, len: usize) -> anyhow::Result<Tensor> {
 }
 
 /// Mini-batch SGD with cross-entropy; plaintext or encrypted alike. Returns the last loss.
-pub fn train(
+pub(super) fn train(
     model: &dyn Module,
     x: &Tensor,
     onehot: &Tensor,
@@ -112,7 +112,7 @@ pub fn train(
 }
 
 /// Predicted classes of `logits` rows.
-pub fn predictions(logits: &ArrayD<f64>) -> Vec<usize> {
+pub(super) fn predictions(logits: &ArrayD<f64>) -> Vec<usize> {
     logits
         .lanes(Axis(1))
         .into_iter()
@@ -125,12 +125,12 @@ pub fn predictions(logits: &ArrayD<f64>) -> Vec<usize> {
 }
 
 /// The fraction of `predicted` equal to `labels`.
-pub fn accuracy(predicted: &[usize], labels: &[usize]) -> f64 {
+pub(super) fn accuracy(predicted: &[usize], labels: &[usize]) -> f64 {
     predicted.iter().zip(labels).filter(|(p, l)| p == l).count() as f64 / labels.len().max(1) as f64
 }
 
 /// Logits of `x` without recording gradients.
-pub fn infer(model: &dyn Module, x: &Tensor) -> anyhow::Result<Tensor> {
+pub(super) fn infer(model: &dyn Module, x: &Tensor) -> anyhow::Result<Tensor> {
     Ok(no_grad(|| model.forward(&Variable::constant(x.clone())))?
         .value()
         .clone())

@@ -11,7 +11,7 @@ use crypten::Session;
 
 /// The use cases.
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
-pub enum Example {
+pub(crate) enum Example {
     /// Parties hold different feature columns of the same samples; party 0 holds the labels.
     FeatureAggregation,
     /// Party 0 holds the features, party 1 the labels.
@@ -23,7 +23,7 @@ pub enum Example {
 }
 
 /// Runs `example` as this party.
-pub fn run(example: Example, sess: &Session) -> anyhow::Result<()> {
+pub(crate) fn run(example: Example, sess: &Session) -> anyhow::Result<()> {
     match example {
         Example::FeatureAggregation => scenarios::feature_aggregation(sess),
         Example::DataLabelling => scenarios::data_labelling(sess),

@@ -99,7 +99,7 @@ fn train_and_report(sess: &Session, data: Private<'_>) -> anyhow::Result<()> {
 }
 
 /// Vertical partitioning: party k holds feature columns 2k, 2k+1; party 0 also the labels.
-pub fn feature_aggregation(sess: &Session) -> anyhow::Result<()> {
+pub(super) fn feature_aggregation(sess: &Session) -> anyhow::Result<()> {
     let parties = sess.parties();
     let features = 2 * parties;
     let (train_set, test) = split(features);
@@ -128,7 +128,7 @@ pub fn feature_aggregation(sess: &Session) -> anyhow::Result<()> {
 }
 
 /// Party 0 holds the features, party 1 the labels.
-pub fn data_labelling(sess: &Session) -> anyhow::Result<()> {
+pub(super) fn data_labelling(sess: &Session) -> anyhow::Result<()> {
     let (train_set, test) = split(6);
     match sess.rank() {
         0 => println!("I hold the features of {TRAIN} training and {TEST} test samples"),
@@ -154,7 +154,7 @@ pub fn data_labelling(sess: &Session) -> anyhow::Result<()> {
 
 /// Horizontal partitioning: party k holds a slice of the training samples with their labels;
 /// party 0 also holds the test set.
-pub fn dataset_augmentation(sess: &Session) -> anyhow::Result<()> {
+pub(super) fn dataset_augmentation(sess: &Session) -> anyhow::Result<()> {
     let parties = sess.parties();
     let (train_set, test) = split(6);
     let bounds: Vec<usize> = (0..=parties).map(|k| k * TRAIN / parties).collect();
@@ -190,7 +190,7 @@ pub fn dataset_augmentation(sess: &Session) -> anyhow::Result<()> {
 
 /// Party 0 trains a model on its own data and keeps it private; party 1 classifies its own
 /// samples with it. Neither sees the other's input; only party 1 sees the predictions.
-pub fn model_hiding(sess: &Session) -> anyhow::Result<()> {
+pub(super) fn model_hiding(sess: &Session) -> anyhow::Result<()> {
     let (train_set, test) = split(6);
     let model = classifier(6, CLASSES)?;
     if sess.rank() == 0 {

@@ -9,15 +9,15 @@ use std::time::Duration;
 
 /// The two implementations under test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     Memory,
     Tcp,
 }
 
-pub const KINDS: [Kind; 2] = [Kind::Memory, Kind::Tcp];
+pub(crate) const KINDS: [Kind; 2] = [Kind::Memory, Kind::Tcp];
 
 /// Short timeouts: a broken test fails in seconds instead of hanging.
-pub fn config() -> CommConfig {
+pub(crate) fn config() -> CommConfig {
     CommConfig {
         recv_timeout: Duration::from_secs(10),
         connect_timeout: Duration::from_secs(5),
@@ -27,7 +27,7 @@ pub fn config() -> CommConfig {
 
 /// `n` connected TCP endpoints over loopback. Every listener is bound (port 0) before any
 /// endpoint starts, so there is no race for free ports.
-pub fn tcp_endpoints(n: usize, cfg: CommConfig) -> Vec<NetComm> {
+pub(crate) fn tcp_endpoints(n: usize, cfg: CommConfig) -> Vec<NetComm> {
     let listeners: Vec<TcpListener> = (0..n)
         .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
         .collect();
@@ -46,7 +46,7 @@ pub fn tcp_endpoints(n: usize, cfg: CommConfig) -> Vec<NetComm> {
 }
 
 /// `n` connected endpoints of the given kind.
-pub fn endpoints(kind: Kind, n: usize, cfg: CommConfig) -> Vec<Box<dyn Communicator>> {
+pub(crate) fn endpoints(kind: Kind, n: usize, cfg: CommConfig) -> Vec<Box<dyn Communicator>> {
     match kind {
         Kind::Memory => MemoryComm::create(n, cfg)
             .into_iter()
@@ -61,7 +61,7 @@ pub fn endpoints(kind: Kind, n: usize, cfg: CommConfig) -> Vec<Box<dyn Communica
 
 /// Runs `f` once per endpoint, each on its own thread and owning its endpoint; returns the
 /// results in rank order.
-pub fn run<T: Send>(
+pub(crate) fn run<T: Send>(
     comms: Vec<Box<dyn Communicator>>,
     f: impl Fn(Box<dyn Communicator>) -> T + Sync,
 ) -> Vec<T> {
@@ -76,14 +76,14 @@ pub fn run<T: Send>(
 }
 
 /// A deterministic payload that differs per sender, receiver and round.
-pub fn payload(from: usize, to: usize, round: usize, len: usize) -> Vec<u8> {
+pub(crate) fn payload(from: usize, to: usize, round: usize, len: usize) -> Vec<u8> {
     (0..len)
         .map(|i| (i * 31 + from * 7 + to * 13 + round * 101) as u8)
         .collect()
 }
 
 /// A free loopback port for a master address (bound, then released).
-pub fn free_addr() -> SocketAddr {
+pub(crate) fn free_addr() -> SocketAddr {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

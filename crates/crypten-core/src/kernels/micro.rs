@@ -11,6 +11,10 @@
 //! reachable only through the zero-sized tokens [`Avx2`] and [`Avx512`], which this module
 //! constructs only after `is_x86_feature_detected!` said yes. Holding a token is the proof that
 //! the `unsafe` calls into `#[target_feature]` functions below are sound.
+//!
+//! This is the one module of the workspace that may use `unsafe` (the lint denies it
+//! everywhere else).
+#![allow(unsafe_code)]
 
 use super::KernelLevel;
 

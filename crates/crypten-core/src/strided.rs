@@ -1,11 +1,49 @@
-//! Strided row iteration: the engine under broadcasting, strided copies and reductions.
+//! Broadcasting and strided row iteration: numpy's broadcasting rule for shapes, and the
+//! engine under broadcasting, strided copies and reductions.
 //!
 //! A walk over an n-d shape is simplified once: dimensions of size 1 are dropped and
 //! neighbouring dimensions that every operand steps through contiguously are merged. Callers
 //! then work on whole rows, so `[n, m] + [m]` runs `n` plain slice loops, `[n, m] + scalar`
 //! runs one, and only genuinely strided walks pay per-element index arithmetic.
 
+use crate::{Error, Result};
 use rayon::prelude::*;
+
+/// The shape two operands broadcast to under numpy's rules: shapes are aligned on the right
+/// and each pair of dimensions must be equal or contain a 1.
+///
+/// # Errors
+/// `ShapeMismatch` when the shapes do not broadcast.
+pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
+    broadcast_shapes_for("broadcast_shapes", a, b)
+}
+
+/// [`broadcast_shapes`] with the calling operation's name in the error.
+pub(crate) fn broadcast_shapes_for(
+    op: &'static str,
+    a: &[usize],
+    b: &[usize],
+) -> Result<Vec<usize>> {
+    let nd = a.len().max(b.len());
+    let dim = |s: &[usize], i: usize| {
+        if i < nd - s.len() {
+            1
+        } else {
+            s[i - (nd - s.len())]
+        }
+    };
+    (0..nd)
+        .map(|i| match (dim(a, i), dim(b, i)) {
+            (x, y) if x == y || y == 1 => Ok(x),
+            (1, y) => Ok(y),
+            _ => Err(Error::ShapeMismatch {
+                op,
+                lhs: a.to_vec(),
+                rhs: b.to_vec(),
+            }),
+        })
+        .collect()
+}
 
 /// Element count from which work is split across rayon's thread pool; below it the cost of
 /// spawning tasks is larger than the loop itself.
