@@ -8,8 +8,9 @@
 //!   mask-open-combine (`protocol::beaver::bilinear`, `protocol::truncate::truncate`,
 //!   `protocol::share::reveal`, the binary protocols), with deferred truncation and batching;
 //! - `tensor`: [`CrypTensor`], whose methods are thin wrappers over the protocols, split by
-//!   concern (arithmetic, shape, comparisons, max, pooling, sampling);
-//! - [`functions`]: the non-linear functions, built from the tensor's operations.
+//!   concern (arithmetic, shape, reductions, comparisons, max, pooling);
+//! - [`functions`]: the non-linear functions and random sampling, built from the tensor's
+//!   operations.
 //!
 //! [`provider`] supplies the correlated randomness (through `crypten_dealer`'s contract), and
 //! [`simulator`] runs a computation's parties on threads of one process.

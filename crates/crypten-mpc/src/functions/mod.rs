@@ -1,5 +1,5 @@
 //! Non-linear functions on secret shares, built only from additions, multiplications and
-//! comparisons; one file per family. Every function documents its domain, its error over it
+//! comparisons, and random sampling built on them; one file per family. Every function documents its domain, its error over it
 //! (measured by the tests against f64 on dense grids) and its rounds; the knobs live in
 //! [`FunctionConfig`] (`Config::functions`).
 //!
@@ -19,7 +19,9 @@ mod magnitude;
 mod poly;
 mod pow;
 mod range;
+
 mod reciprocal;
+mod sampling;
 mod sigmoid;
 mod softmax;
 mod sqrt;

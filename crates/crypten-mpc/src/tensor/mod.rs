@@ -8,7 +8,6 @@ mod compare;
 mod max;
 mod pooling;
 mod reduce;
-mod sampling;
 mod shape;
 
 use crate::protocol::batch::truncate_many;
