@@ -8,6 +8,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
+use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
@@ -33,11 +34,19 @@ impl Picker {
     }
 }
 
-/// One process of a run, with its output gathered by threads.
+/// One process of a run, with its output gathered by threads. Killed when dropped, so that a
+/// failing test leaves no long computation behind.
 struct Proc {
     rank: usize,
     child: Child,
     stderr: Option<thread::JoinHandle<String>>,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 fn spawn(
@@ -125,29 +134,40 @@ fn kill_run(parties: usize, ttp: bool, victim: usize, delay: Duration) -> Result
     }
     let started = Instant::now();
     let mut ready = 0;
-    while ready < parties {
-        match running_rx.recv_timeout(Duration::from_secs(30)) {
+    while ready < parties && started.elapsed() < Duration::from_secs(30) {
+        match running_rx.recv_timeout(Duration::from_millis(100)) {
             Ok(_) => ready += 1,
-            Err(_) => break,
+            // A process that died before computing (a lost port race, say) ends the wait.
+            Err(_)
+                if procs
+                    .iter_mut()
+                    .any(|p| p.child.try_wait().ok().flatten().is_some()) =>
+            {
+                break;
+            }
+            Err(_) => {}
         }
     }
-    let result = if ready < parties {
-        Err(format!(
+    if ready < parties {
+        return Err(format!(
             "only {ready} of {parties} parties started within {:?}",
             started.elapsed()
-        ))
-    } else {
-        thread::sleep(delay);
-        procs[victim].child.kill().unwrap();
-        let killed = Instant::now();
-        let _ = procs[victim].child.wait();
-        check_survivors(&mut procs, victim, killed)
-    };
-    for p in &mut procs {
-        let _ = p.child.kill();
-        let _ = p.child.wait();
+        ));
     }
-    result
+    thread::sleep(delay);
+    // The kill must strike a live computation: nobody may have finished or failed yet.
+    for p in &mut procs {
+        if p.child.try_wait().ok().flatten().is_some() {
+            return Err(format!("rank {} exited before the kill", p.rank));
+        }
+    }
+    procs[victim].child.kill().unwrap();
+    let killed = Instant::now();
+    let status = procs[victim].child.wait().unwrap();
+    if status.signal() != Some(9) {
+        return Err(format!("rank {victim} was not killed by SIGKILL: {status}"));
+    }
+    check_survivors(&mut procs, victim, killed)
 }
 
 fn check_survivors(procs: &mut [Proc], victim: usize, killed: Instant) -> Result<(), String> {

@@ -1,7 +1,7 @@
 //! Where an endpoint sits in a computation, from arguments or from the environment that
 //! `crypten launch` sets (torch.distributed's style: `RANK`, `WORLD_SIZE`, `MASTER_ADDR`,
 //! `MASTER_PORT`), and the communicator settings a deployment may override
-//! (`CRYPTEN_RECV_TIMEOUT`).
+//! (`CRYPTEN_RECV_TIMEOUT`, `CRYPTEN_CHANNEL`).
 
 use crate::{CommConfig, Error, NetComm, Result};
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -83,10 +83,10 @@ impl Endpoint {
 
 impl CommConfig {
     /// The defaults, with `CRYPTEN_RECV_TIMEOUT` (seconds, positive) overriding the receive
-    /// timeout when it is set.
+    /// timeout and `CRYPTEN_CHANNEL` (a u32) the channel, when they are set.
     ///
     /// # Errors
-    /// `Environment` when the variable is not a positive number of seconds.
+    /// `Environment` when a variable is malformed.
     pub fn from_env() -> Result<Self> {
         let mut config = Self::default();
         if let Ok(secs) = std::env::var("CRYPTEN_RECV_TIMEOUT") {
@@ -99,6 +99,12 @@ impl CommConfig {
                 return Err(invalid());
             }
             config.recv_timeout = Duration::from_secs_f64(secs);
+        }
+        if let Ok(channel) = std::env::var("CRYPTEN_CHANNEL") {
+            config.channel = channel.trim().parse().map_err(|_| Error::Environment {
+                var: "CRYPTEN_CHANNEL",
+                reason: format!("must be an integer in 0..2^32, got `{channel}`"),
+            })?;
         }
         Ok(config)
     }

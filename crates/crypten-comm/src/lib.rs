@@ -2,7 +2,7 @@
 //!
 //! A [`Communicator`] moves framed byte payloads between endpoints (the computing parties and,
 //! when there is one, the trusted third party as the last rank). Every frame carries a
-//! per-channel sequence number and the name of the operation it belongs to, so a peer that
+//! per-link sequence number, the channel (computation) and the name of the operation it belongs to, so a peer that
 //! runs a different program is caught (`Error::Diverged`) instead of producing garbage. Every
 //! byte written and every round is counted in [`Stats`].
 //!

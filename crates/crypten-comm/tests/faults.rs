@@ -256,3 +256,30 @@ fn tcp_a_closed_peer_is_blamed_only_for_itself() {
         }
     });
 }
+
+#[test]
+fn tcp_a_last_frame_before_a_close_is_always_delivered() {
+    // The peer sends its last frame and leaves at once, as a party does after its final
+    // share: the frame must arrive whether `recv` is already waiting or comes after the
+    // reader thread has seen the end of the stream.
+    for round in 0..60 {
+        run(endpoints(Kind::Tcp, 2, config()), |comm| {
+            if comm.rank() == 1 {
+                comm.send(0, "last", vec![round as u8]).unwrap();
+                return;
+            }
+            if round % 2 == 1 {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            assert_eq!(
+                comm.recv(1, "last").unwrap(),
+                [round as u8],
+                "round {round}"
+            );
+            assert!(matches!(
+                comm.recv(1, "after"),
+                Err(Error::PeerClosed { peer: 1, .. })
+            ));
+        });
+    }
+}

@@ -6,6 +6,7 @@ use crate::{Config, Error, ProviderKind, Result};
 use crypten_comm::{Communicator, StatsSnapshot};
 use crypten_core::{FixedPointEncoder, Prg, RingTensor, Seed};
 use crypten_dealer::{SeedPurpose, fresh_seed, parse_seed};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 const PRZS_SETUP_OP: &str = "setup.przs";
@@ -29,6 +30,20 @@ struct Inner {
     przs: Mutex<Przs>,
     /// This party's private randomness (its contribution to random samples).
     local: Mutex<Prg>,
+    /// Set by `close` (or `abort`): nothing more to tell the dealer when the session ends.
+    finished: AtomicBool,
+}
+
+impl Drop for Inner {
+    /// A session dropped without `close` (a program that returned early, or never closed)
+    /// still ends the dealer's session, so that the dealer does not mistake this party's
+    /// departure for a death and abort, racing this party's last frames to the others. A
+    /// party that dies without dropping its session is still reported as such.
+    fn drop(&mut self) {
+        if !self.finished.swap(true, Ordering::Relaxed) {
+            let _ = self.provider.shutdown(self.comm.as_ref());
+        }
+    }
 }
 
 impl std::fmt::Debug for Session {
@@ -93,6 +108,7 @@ impl Session {
                 encoder,
                 przs: Mutex::new(przs),
                 local: Mutex::new(local),
+                finished: AtomicBool::new(false),
             }),
         })
     }
@@ -170,15 +186,20 @@ impl Session {
     /// `reason` must not hold secrets (this crate's error messages name parties and
     /// operations only).
     pub fn abort(&self, reason: &str) {
+        self.inner.finished.store(true, Ordering::Relaxed);
         self.comm().abort(reason);
     }
 
-    /// Ends the session: tells a trusted third party to stop. Call it once, on every party,
-    /// when the computation is over.
+    /// Ends the session: tells a trusted third party to stop. Call it on every party when the
+    /// computation is over; later calls do nothing, and dropping the last handle of a session
+    /// that was neither closed nor aborted does the same.
     ///
     /// # Errors
     /// The dealer is unreachable.
     pub fn close(&self) -> Result<()> {
+        if self.inner.finished.swap(true, Ordering::Relaxed) {
+            return Ok(());
+        }
         self.inner.provider.shutdown(self.comm())
     }
 }

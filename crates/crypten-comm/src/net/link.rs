@@ -20,6 +20,9 @@ pub(super) const IO_BUFFER_BYTES: usize = 64 << 10;
 /// once on Linux; the grace only matters on platforms where they might not).
 pub(super) const READER_EXIT_GRACE: Duration = Duration::from_secs(1);
 
+/// How long `drop` keeps reading after its last frame left, for the peers to close first.
+pub(super) const DRAIN_GRACE: Duration = Duration::from_millis(250);
+
 /// A frame queued for a writer thread: its encoded head and its payload, written one after the
 /// other so the payload is never copied.
 pub(super) struct Outgoing {
@@ -151,6 +154,20 @@ pub(super) fn write_loop(
 pub(super) fn write_frame(out: &mut impl Write, frame: &Outgoing) -> io::Result<()> {
     out.write_all(&frame.head[..frame.head_len])?;
     out.write_all(frame.payload.as_bytes())
+}
+
+/// Marks a reader thread's end when dropped: its `Ending` (`Closed` unless already set) and
+/// the `Ended` event, even when the thread unwinds.
+pub(super) struct ReaderExit {
+    pub(super) end: Arc<EndSignal>,
+    pub(super) inbox: Sender<Incoming>,
+}
+
+impl Drop for ReaderExit {
+    fn drop(&mut self) {
+        self.end.set(Ending::Closed);
+        let _ = self.inbox.send(Incoming::Ended);
+    }
 }
 
 /// A reader thread's state: the peer it reads from and where it delivers.

@@ -24,8 +24,8 @@ use crate::frame::{ABORT_OP, check_expected, check_op_name, encode_head, wire_by
 use crate::transport::Transport;
 use crate::{CommConfig, Communicator, Error, Result, Stats, rendezvous};
 use link::{
-    EndSignal, Ending, Inbox, Incoming, Link, Outbox, Outgoing, Payload, READER_EXIT_GRACE, Reader,
-    lock, write_loop,
+    DRAIN_GRACE, EndSignal, Ending, Inbox, Incoming, Link, Outbox, Outgoing, Payload,
+    READER_EXIT_GRACE, Reader, ReaderExit, lock, write_loop,
 };
 use std::io;
 use std::net::{SocketAddr, TcpListener};
@@ -148,13 +148,27 @@ impl NetComm {
     /// for every peer, `None` at `rank`): the seam where other transports (TLS) come in.
     ///
     /// # Errors
-    /// `Rendezvous` when a transport cannot be split or a thread cannot start.
+    /// `Rendezvous` when the transports do not fit `rank` and `world_size` (one per other
+    /// endpoint, none at `rank`), a transport cannot be split or a thread cannot start.
     pub fn from_transports(
         rank: usize,
         world_size: usize,
         transports: Vec<Option<Box<dyn Transport>>>,
         config: CommConfig,
     ) -> Result<NetComm> {
+        let fits = rank < world_size
+            && transports.len() == world_size
+            && transports
+                .iter()
+                .enumerate()
+                .all(|(peer, t)| t.is_some() == (peer != rank));
+        if !fits {
+            return Err(Error::Rendezvous(format!(
+                "endpoint {rank} of {world_size} needs a transport to every other endpoint and \
+                 none to itself; got {} slots",
+                transports.len()
+            )));
+        }
         let (writers_tx, writers_rx) = mpsc::channel();
         let (readers_tx, readers_rx) = mpsc::channel();
         // Every inbox's sending side, for the reader threads to spread a peer's abort.
@@ -246,9 +260,13 @@ impl NetComm {
         let reader = thread::Builder::new()
             .name(format!("comm-r{rank}-{peer}"))
             .spawn(move || {
-                let ending = reader.run(reader_half);
-                reader.end.set(ending);
-                let _ = reader.inboxes[peer].send(Incoming::Ended);
+                // Marks the end even if `run` panics, so that `recv` never waits for nothing.
+                let exit = ReaderExit {
+                    end: Arc::clone(&reader.end),
+                    inbox: reader.inboxes[peer].clone(),
+                };
+                exit.end.set(reader.run(reader_half));
+                drop(exit);
                 drop(exited);
             })
             .map_err(setup_error)?;
@@ -308,6 +326,16 @@ impl NetComm {
     fn enqueue(&self, peer: usize, op: &str, payload: Payload) -> Result<()> {
         let link = self.link(peer)?;
         check_op_name(op)?;
+        if self.queue(link, op, payload)? {
+            Ok(())
+        } else {
+            Err(self.ended(link, peer, op))
+        }
+    }
+
+    /// Queues a frame on `link` and counts it; `Ok(false)` when the writer thread has stopped
+    /// (the connection broke).
+    fn queue(&self, link: &Link, op: &str, payload: Payload) -> Result<bool> {
         let len = payload.as_bytes().len();
         let mut outbox = lock(&link.outbox);
         let (head, head_len) = encode_head(self.config.channel, outbox.next_seq, op, len as u64);
@@ -323,13 +351,12 @@ impl NetComm {
             })
             .is_err()
         {
-            drop(outbox);
-            return Err(self.ended(link, peer, op));
+            return Ok(false);
         }
         outbox.next_seq += 1;
         drop(outbox);
         self.stats.record_send(op, wire_bytes(op, len));
-        Ok(())
+        Ok(true)
     }
 }
 
@@ -376,10 +403,13 @@ impl Communicator for NetComm {
     fn recv(&self, peer: usize, op: &str) -> Result<Vec<u8>> {
         let link = self.link(peer)?;
         let mut inbox = lock(&link.inbox);
+        // Read before the inbox: once the reader has ended, everything it delivered is queued,
+        // so an empty inbox then means the peer is gone (read after, it could race a last
+        // frame in).
+        let ended = link.end.is_set();
         let event = match inbox.rx.try_recv() {
             Ok(event) => event,
-            // Everything the reader thread delivered has been read, and it has stopped.
-            Err(_) if link.end.is_set() => return Err(self.ended(link, peer, op)),
+            Err(_) if ended => return Err(self.ended(link, peer, op)),
             Err(_) => inbox
                 .rx
                 .recv_timeout(self.config.recv_timeout)
@@ -422,11 +452,18 @@ impl Communicator for NetComm {
     /// timeout; a dead peer fails the write at once). So the abort is on the wire before this
     /// returns, even if the process exits right after without dropping the endpoint.
     fn abort(&self, reason: &str) {
-        for peer in (0..self.world_size).filter(|&p| p != self.rank) {
-            let _ = self.send(peer, ABORT_OP, reason.as_bytes().to_vec());
+        for link in self.links.iter().flatten() {
+            // A dead peer's link refuses the frame at once: nothing to wait for.
+            let _ = self.queue(link, ABORT_OP, Payload::Bytes(reason.as_bytes().to_vec()));
         }
         self.close_outboxes();
-        wait_exited(&self.writers_exited, self.config.recv_timeout);
+        if !wait_exited(&self.writers_exited, self.config.recv_timeout) {
+            // A writer is stuck on a peer that stopped reading: unstick it, so that `drop`
+            // does not wait the timeout a second time.
+            for link in self.links.iter().flatten() {
+                link.closer.close();
+            }
+        }
     }
 }
 
@@ -451,6 +488,9 @@ impl Drop for NetComm {
         // Readers keep running meanwhile, so two endpoints dropped together still drain each
         // other's final frames.
         let writers_done = wait_exited(&self.writers_exited, self.config.recv_timeout);
+        // Keep reading a moment, until the peers close too: a socket closed with unread data
+        // resets the connection, which can discard what this endpoint sent last (an abort).
+        let _ = wait_exited(&self.readers_exited, DRAIN_GRACE);
         // Shutting the sockets down wakes the readers (and any writer stuck on a peer that
         // stopped reading).
         for link in self.links.iter().flatten() {
