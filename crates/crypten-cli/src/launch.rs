@@ -58,7 +58,7 @@ pub(crate) struct ProviderArg(pub ProviderKind);
 impl ProviderArg {
     /// Whether the computation has a dealer process.
     pub(crate) fn has_dealer(self) -> bool {
-        self.0 == ProviderKind::TrustedThirdParty
+        self.0.has_dealer()
     }
 }
 

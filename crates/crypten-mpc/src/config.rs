@@ -26,6 +26,17 @@ impl ProviderKind {
         }
     }
 
+    /// Whether the provider is a dealer process: one more endpoint, after the parties.
+    pub fn has_dealer(self) -> bool {
+        self == Self::TrustedThirdParty
+    }
+
+    /// The communicator's endpoints for `parties` computing parties: the parties, plus the
+    /// dealer when there is one.
+    pub fn endpoints(self, parties: usize) -> usize {
+        parties + usize::from(self.has_dealer())
+    }
+
     /// Parses `ttp` or `tfp`.
     ///
     /// # Errors

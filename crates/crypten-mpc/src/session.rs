@@ -67,10 +67,7 @@ impl Session {
     pub fn new(comm: Box<dyn Communicator>, parties: usize, config: Config) -> Result<Self> {
         let encoder = config.validate()?;
         let rank = comm.rank();
-        let endpoints = match config.provider {
-            ProviderKind::TrustedThirdParty => parties + 1,
-            ProviderKind::InsecureTrustedFirstParty => parties,
-        };
+        let endpoints = config.provider.endpoints(parties);
         if parties < 2 || rank >= parties || comm.world_size() != endpoints {
             return Err(Error::Config(format!(
                 "rank {rank} of {parties} parties needs {endpoints} endpoints with the {} \

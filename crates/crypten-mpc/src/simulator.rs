@@ -18,9 +18,8 @@ where
     T: Send,
     F: Fn(Session) -> Result<T> + Send + Sync,
 {
-    let with_dealer = config.provider == ProviderKind::TrustedThirdParty;
-    let endpoints = parties + usize::from(with_dealer);
-    let mut comms = MemoryComm::create(endpoints, config.comm.clone());
+    let with_dealer = config.provider.has_dealer();
+    let mut comms = MemoryComm::create(config.provider.endpoints(parties), config.comm.clone());
     let dealer_comm = if with_dealer { comms.pop() } else { None };
     let program = &program;
     std::thread::scope(|scope| {

@@ -108,8 +108,7 @@ pub fn session_from_env(mut config: Config) -> Result<Session> {
             endpoint.rank, endpoint.parties
         )));
     }
-    let endpoints =
-        endpoint.parties + usize::from(config.provider == ProviderKind::TrustedThirdParty);
+    let endpoints = config.provider.endpoints(endpoint.parties);
     let comm = endpoint.connect(endpoints, config.comm.clone())?;
     Session::new(Box::new(comm), endpoint.parties, config)
 }

@@ -197,7 +197,7 @@ impl CrypTensor {
     /// Shape mismatch, different sessions, provider or communication failures.
     pub fn addmm(&self, mat1: &CrypTensor, mat2: &CrypTensor) -> Result<Self> {
         let (bias, s1, s2) = (self.shape(), mat1.shape(), mat2.shape());
-        let folds = self.sess.parties() > 2
+        let folds = self.defers_products()
             && bias.len() == 1
             && s1.len() >= 2
             && s2.len() == 2

@@ -283,10 +283,16 @@ impl CrypTensor {
         Ok(self.sess.encoder().encode_scalar(value)?)
     }
 
+    /// Whether this session's fixed-point products come back deferred (3+ parties; see
+    /// `deferred`) rather than truncated at once: the one place that decides.
+    pub(super) fn defers_products(&self) -> bool {
+        self.sess.parties() > 2
+    }
+
     /// A product at twice the scale, at the session's precision: truncated locally with 2
     /// parties, deferred with 3+ (see `deferred`).
     pub(crate) fn rescale(&self, product: RingTensor) -> Result<Self> {
-        if self.sess.parties() == 2 {
+        if !self.defers_products() {
             let bits = self.sess.encoder().frac_bits();
             Ok(self.with(truncate::truncate(&self.sess, &product, bits)?))
         } else {
