@@ -252,6 +252,54 @@ impl Variable {
         ))
     }
 
+    /// 2-d transposed convolution of `self` (`[N, I, H, W]`) with `weight`
+    /// (`[I, O/groups, KH, KW]`), producing `output_shape` (`[N, O, H', W']`): the gradient of
+    /// the convolution with parameters `p` with respect to its input, which is how it is
+    /// computed (one bilinear product). Its gradients are that convolution (input) and the
+    /// correlation of the output gradient with the input (weight).
+    ///
+    /// # Errors
+    /// Shape or parameter errors; protocol failures.
+    pub fn conv_transpose2d(
+        &self,
+        weight: &Variable,
+        p: &Conv2dParams,
+        output_shape: &[usize],
+    ) -> Result<Variable> {
+        let params = ConvParams::from(p);
+        let op = Bilinear::Conv2dInputGrad {
+            params,
+            input_shape: output_shape.to_vec(),
+        };
+        let value = self.value().bilinear(weight.value(), &op)?;
+        let (x, w) = (self.clone(), weight.clone());
+        let (need_x, need_w) = (x.requires_grad(), w.requires_grad());
+        let (vx, vw) = (x.value().clone(), w.value().clone());
+        let conv = Bilinear::conv2d(p);
+        Ok(Variable::from_op(
+            value,
+            "conv_transpose2d",
+            vec![x, w],
+            Box::new(move |g| {
+                let gx = if need_x {
+                    Some(g.bilinear(&vw, &conv)?)
+                } else {
+                    None
+                };
+                let gw = if need_w {
+                    let op = Bilinear::Conv2dWeightGrad {
+                        params,
+                        weight_shape: vw.shape().to_vec(),
+                    };
+                    Some(g.bilinear(&vx, &op)?)
+                } else {
+                    None
+                };
+                Ok(vec![gx, gw])
+            }),
+        ))
+    }
+
     /// 1-d convolution of `self` (`[N, C, L]`) with `weight` (`[O, C/groups, K]`), as the 2-d
     /// convolution of height 1 (same gradients, same costs).
     ///

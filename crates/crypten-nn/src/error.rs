@@ -24,6 +24,20 @@ pub enum Error {
         /// What it got.
         got: Vec<usize>,
     },
+    /// A graph is malformed, or an operation got inputs or attributes it cannot use.
+    #[error("{0}")]
+    Graph(String),
+    /// A node of a graph failed.
+    #[error("node {node} ({op}): {source}")]
+    Node {
+        /// The node's name.
+        node: String,
+        /// Its operation.
+        op: &'static str,
+        /// Why.
+        #[source]
+        source: Box<Error>,
+    },
     /// Reading or writing a file failed.
     #[error("cannot access {path}: {source}")]
     Io {

@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 mod error;
+pub mod graph;
 pub mod init;
 mod layers;
 mod loss;
@@ -17,6 +18,7 @@ mod parameter;
 pub mod state;
 
 pub use error::{Error, Result};
+pub use graph::{Graph, GraphSpec};
 pub use layers::{
     AdaptiveAvgPool2d, AvgPool2d, BatchNorm, Conv1d, Conv2d, Dropout, Embedding, Flatten, Gelu,
     LayerNorm, Linear, LogSoftmax, MaxPool2d, ReLU, Sequential, Sigmoid, Softmax, Tanh, one_hot,

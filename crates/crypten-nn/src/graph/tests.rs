@@ -1,0 +1,186 @@
+//! The graph on its own: a hand-built spec run in plaintext and encrypted, its bytes, folding
+//! and the errors of malformed specs. The operations' semantics are tested against
+//! onnxruntime through the ONNX importer's fixtures.
+#![allow(clippy::unwrap_used)]
+
+use super::op::{Gemm, Reduce};
+use super::*;
+use crypten_mpc::ProviderKind;
+use crypten_mpc::simulator::run;
+use ndarray::arr2;
+
+fn node(name: &str, op: Op, inputs: &[&str], outputs: &[&str]) -> Node {
+    Node {
+        name: name.into(),
+        op,
+        inputs: inputs.iter().map(|s| s.to_string()).collect(),
+        outputs: outputs.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+/// `softmax(relu(x @ w^T + b) reshaped by a folded shape chain)`.
+fn spec() -> GraphSpec {
+    GraphSpec {
+        inputs: vec![Input {
+            name: "x".into(),
+            shape: vec![None, Some(3)],
+            encoding: Encoding::Values,
+        }],
+        outputs: vec!["y".into()],
+        nodes: vec![
+            node(
+                "fc",
+                Op::Gemm(Gemm {
+                    alpha: 1.0,
+                    beta: 1.0,
+                    trans_a: false,
+                    trans_b: true,
+                }),
+                &["x", "w", "b"],
+                &["h"],
+            ),
+            node("act", Op::Relu, &["h"], &["r"]),
+            // A public chain: [2] * 1 -> folded at build time.
+            node("twice", Op::Mul, &["two", "one"], &["dims"]),
+            node(
+                "shape",
+                Op::Shape {
+                    start: 0,
+                    end: None,
+                },
+                &["r"],
+                &["s"],
+            ),
+            node("re", Op::Reshape { allowzero: false }, &["r", "s"], &["r2"]),
+            node(
+                "sum",
+                Op::ReduceSum(Reduce {
+                    axes: None,
+                    keepdims: true,
+                    noop_with_empty_axes: true,
+                }),
+                &["r2", "dims"],
+                &["unused"],
+            ),
+            node("soft", Op::Softmax { axis: -1 }, &["r2"], &["y"]),
+        ],
+        constants: vec![
+            Constant::new("two", &ndarray::arr1(&[1.0]).into_dyn()),
+            Constant::new("one", &ndarray::arr1(&[1.0]).into_dyn()),
+        ],
+        weights: vec![
+            WeightSpec {
+                name: "w".into(),
+                shape: vec![4, 3],
+            },
+            WeightSpec {
+                name: "b".into(),
+                shape: vec![4],
+            },
+        ],
+    }
+}
+
+fn weights() -> Vec<ArrayD<f64>> {
+    vec![
+        arr2(&[
+            [0.5, -1.0, 0.25],
+            [1.0, 0.5, -0.5],
+            [-0.25, 0.75, 1.0],
+            [0.1, 0.2, 0.3],
+        ])
+        .into_dyn(),
+        ndarray::arr1(&[0.1, -0.2, 0.3, 0.0]).into_dyn(),
+    ]
+}
+
+fn expected(x: &ArrayD<f64>) -> ArrayD<f64> {
+    let w = &weights()[0];
+    let b = &weights()[1];
+    let mut out = ArrayD::zeros(IxDyn(&[x.shape()[0], 4]));
+    for i in 0..x.shape()[0] {
+        let h: Vec<f64> = (0..4)
+            .map(|j| {
+                let dot: f64 = (0..3).map(|k| x[[i, k]] * w[[j, k]]).sum();
+                (dot + b[[j]]).max(0.0)
+            })
+            .collect();
+        let m = h.iter().copied().fold(f64::MIN, f64::max);
+        let z: f64 = h.iter().map(|v| (v - m).exp()).sum();
+        for j in 0..4 {
+            out[[i, j]] = (h[j] - m).exp() / z;
+        }
+    }
+    out
+}
+
+fn input() -> ArrayD<f64> {
+    arr2(&[[1.0, 2.0, -1.0], [0.5, -0.5, 2.0]]).into_dyn()
+}
+
+#[test]
+fn runs_in_plaintext_and_folds_public_chains() {
+    let mut spec = spec();
+    assert_eq!(
+        spec.fold_constants().unwrap(),
+        1,
+        "only the Mul is constant"
+    );
+    assert!(spec.constants.iter().any(|c| c.name == "dims"));
+    assert!(!spec.constants.iter().any(|c| c.name == "two"));
+    let graph = Graph::new(spec, weights()).unwrap();
+    let y = graph
+        .forward(&Variable::constant(Tensor::Plain(input())))
+        .unwrap();
+    let err = (y.value().to_plain().unwrap() - expected(&input()))
+        .iter()
+        .fold(0.0f64, |m, v| m.max(v.abs()));
+    assert!(err < 1e-12, "plaintext graph off by {err}");
+}
+
+#[test]
+fn runs_encrypted_with_weights_from_their_owner() {
+    for parties in [2, 3] {
+        let results = run(parties, ProviderKind::TrustedThirdParty, |sess| {
+            // Only the owner (rank 0) knows the weights; the others build from the spec.
+            let bytes = spec().to_bytes().unwrap();
+            let spec = GraphSpec::from_bytes(&bytes).unwrap();
+            let graph = if sess.rank() == 0 {
+                Graph::new(spec, weights())
+            } else {
+                Graph::from_spec(spec)
+            }
+            .unwrap();
+            graph.encrypt(&sess, 0).unwrap();
+            let x = crypten_mpc::CrypTensor::from_array(&sess, &input(), parties - 1)?;
+            let (y, costs) = graph
+                .forward_profiled(&[Variable::constant(Tensor::Encrypted(x))], &sess)
+                .unwrap();
+            assert_eq!(costs.len(), graph.spec().nodes.len());
+            y[0].value().to_plain()
+        })
+        .unwrap();
+        let err = (&results[0] - &expected(&input()))
+            .iter()
+            .fold(0.0f64, |m, v| m.max(v.abs()));
+        assert!(err < 1e-2, "{parties} parties: off by {err}");
+    }
+}
+
+#[test]
+fn rejects_malformed_specs_and_inputs() {
+    let mut bad = spec();
+    bad.nodes[1].inputs[0] = "nowhere".into();
+    assert!(matches!(bad.validate(), Err(Error::Graph(m)) if m.contains("nowhere")));
+    let mut twice = spec();
+    twice.nodes[1].outputs[0] = "h".into();
+    assert!(twice.validate().is_err());
+    assert!(GraphSpec::from_bytes(&[1, 2, 3]).is_err());
+    let bytes = spec().to_bytes().unwrap();
+    assert!(GraphSpec::from_bytes(&bytes[..bytes.len() / 2]).is_err());
+    assert!(Graph::new(spec(), vec![]).is_err());
+    let graph = Graph::new(spec(), weights()).unwrap();
+    let wrong = Variable::constant(Tensor::Plain(ArrayD::zeros(IxDyn(&[2, 4]))));
+    let e = graph.forward(&wrong).err().unwrap().to_string();
+    assert!(e.contains("input x must have shape [?, 3]"), "{e}");
+}
