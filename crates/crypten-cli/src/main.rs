@@ -4,6 +4,7 @@
 mod bench;
 mod demo;
 mod examples;
+mod infer;
 mod launch;
 mod party;
 mod probe;
@@ -48,6 +49,9 @@ enum Command {
         #[command(flatten)]
         party: party::PartyArgs,
     },
+    /// Private inference of an ONNX model: the model owner's weights and the data owner's
+    /// input stay private; launches the parties on this machine when run alone.
+    Infer(infer::InferArgs),
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -111,6 +115,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 examples::run(name, sess)
             })
         }
+        Command::Infer(args) => infer::infer(&args),
         Command::Bench { suite } => bench::bench(suite),
         Command::Probe(args) => probe::probe(&args),
     }

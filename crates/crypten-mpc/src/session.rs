@@ -68,7 +68,10 @@ impl Session {
         let encoder = config.validate()?;
         let rank = comm.rank();
         let endpoints = config.provider.endpoints(parties);
-        if parties < 2 || rank >= parties || comm.world_size() != endpoints {
+        if parties == 0 {
+            return Err(Error::Config("a session needs at least one party".into()));
+        }
+        if rank >= parties || comm.world_size() != endpoints {
             return Err(Error::Config(format!(
                 "rank {rank} of {parties} parties needs {endpoints} endpoints with the {} \
                  provider, the communicator has {}",

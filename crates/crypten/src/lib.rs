@@ -39,6 +39,8 @@ pub use ndarray;
 pub use crypten_autograd as autograd;
 /// Neural networks: modules, losses, optimizers, state dicts.
 pub use crypten_nn as nn;
+/// ONNX import: a PyTorch export becomes an `nn::Graph`.
+pub use crypten_onnx as onnx;
 
 /// The layers below the tensor API, for those who write protocols, providers, transports or
 /// kernels: the ring (`core`), the communicators (`comm`), the party-dealer contract

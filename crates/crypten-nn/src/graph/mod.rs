@@ -14,6 +14,7 @@
 
 mod fold;
 pub mod op;
+mod share;
 mod spec;
 
 pub use op::Op;
