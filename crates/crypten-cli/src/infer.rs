@@ -97,7 +97,7 @@ pub(crate) fn infer(args: &InferArgs) -> anyhow::Result<ExitCode> {
         "--parties must be between 1 and 64, got {}",
         args.parties
     );
-    let roles = args.roles(args.parties)?;
+    args.roles(args.parties)?;
     // Everything a party would find wrong is found here, before any process starts.
     let model_path = args.model.as_deref().context("--model is required")?;
     let model =
@@ -110,7 +110,7 @@ pub(crate) fn infer(args: &InferArgs) -> anyhow::Result<ExitCode> {
     let output = args.output.as_deref().context("--output is required")?;
     check_writable(output)?;
     if args.parties == 1 {
-        return single_party(args, roles);
+        return single_party(args);
     }
     let command: Vec<String> = std::env::args().skip(1).collect();
     launch(&LaunchArgs {
@@ -123,7 +123,7 @@ pub(crate) fn infer(args: &InferArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// One party: the protocol on unshared data, in this process (the dealer on a thread).
-fn single_party(args: &InferArgs, roles: Roles) -> anyhow::Result<ExitCode> {
+fn single_party(args: &InferArgs) -> anyhow::Result<ExitCode> {
     let config = crypten::Config {
         provider: args.provider.0,
         ..crypten::Config::default()
@@ -134,7 +134,6 @@ fn single_party(args: &InferArgs, roles: Roles) -> anyhow::Result<ExitCode> {
             reason: format!("{e:#}"),
         })
     })?;
-    let _ = roles;
     Ok(ExitCode::SUCCESS)
 }
 

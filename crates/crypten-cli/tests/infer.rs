@@ -354,3 +354,50 @@ fn a_party_with_a_bad_model_stops_every_process() {
         start.elapsed()
     );
 }
+
+#[test]
+fn across_machines_each_party_names_only_its_own_files() {
+    // `crypten run` per party, as on separate machines: the model file only at the model
+    // owner, the input and the output only at the data owner.
+    let dir = temp("run");
+    let out = dir.join("y.npy");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let master = format!("127.0.0.1:{port}");
+    let (m, x, o) = (
+        fixture("lenet.onnx"),
+        fixture("lenet.input.npy"),
+        out.display().to_string(),
+    );
+    let spawn = |rank: &str, tail: &[&str]| {
+        let mut args = vec!["run", "--rank", rank, "-n", "2", "--master", &master, "--"];
+        args.extend_from_slice(tail);
+        Command::new(env!("CARGO_BIN_EXE_crypten"))
+            .args(&args)
+            .env("CRYPTEN_RECV_TIMEOUT", "30")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let children = vec![
+        spawn("0", &["infer", "--model", &m]),
+        spawn("1", &["infer", "--input", &x, "--output", &o]),
+        spawn("2", &[]),
+    ];
+    for child in children {
+        let res = child.wait_with_output().unwrap();
+        assert!(
+            res.status.success(),
+            "{}",
+            String::from_utf8_lossy(&res.stderr)
+        );
+    }
+    let want = read(&fixtures().join("lenet.output.npy"));
+    let got = read(&out);
+    assert!(nmse(&got, &want) < 1e-4);
+    assert_eq!(argmax(&got), argmax(&want));
+}

@@ -141,11 +141,9 @@ fn import(model: &ModelProto) -> Result<Model> {
 
     // Where each initializer is read, to tell weights from public constants.
     let mut private_use: HashSet<&str> = HashSet::new();
-    let mut any_use: HashSet<&str> = HashSet::new();
     for node in &graph.node {
         let public = public_positions(node.op_type.as_deref().unwrap_or(""));
         for (i, name) in node.input.iter().enumerate() {
-            any_use.insert(name);
             if !public.contains(&i) {
                 private_use.insert(name);
             }
@@ -306,7 +304,6 @@ fn import(model: &ModelProto) -> Result<Model> {
         .map(|o| o.name.clone().unwrap_or_default())
         .collect();
     check_one_hot_inputs(&b.spec)?;
-    let _ = any_use;
     let mut spec = b.spec;
     spec.fold_constants()?;
     // Weights no node reads any more (batch-norm statistics folded by their owner).
@@ -378,7 +375,7 @@ fn special(
             {
                 return None;
             }
-            let table = b.spec.weights.iter().find(|w| &w.name == &node.input[0])?;
+            let table = b.spec.weights.iter().find(|w| w.name == node.input[0])?;
             if table.shape.len() != 2 {
                 return None;
             }

@@ -214,7 +214,7 @@ fn shape_words(shapes: &[Vec<usize>]) -> Vec<u64> {
 }
 
 fn parse_shapes(bytes: &[u8]) -> Option<Vec<Vec<usize>>> {
-    if bytes.len() % 8 != 0 {
+    if !bytes.len().is_multiple_of(8) {
         return None;
     }
     let words: Vec<u64> = bytes

@@ -184,3 +184,42 @@ fn rejects_malformed_specs_and_inputs() {
     let e = graph.forward(&wrong).err().unwrap().to_string();
     assert!(e.contains("input x must have shape [?, 3]"), "{e}");
 }
+
+#[test]
+fn gradients_flow_through_the_graph_encrypted_as_in_plaintext() {
+    // d/dw of sum(softmax(...) * t): plaintext against two parties.
+    let target = arr2(&[[1.0, 0.0, 0.5, 0.0], [0.0, 2.0, 0.0, 1.0]]).into_dyn();
+    let grads = |graph: &Graph, x: Variable| {
+        let y = graph.forward(&x).unwrap();
+        let loss = y
+            .mul(&Variable::constant(Tensor::Plain(target.clone())))
+            .unwrap()
+            .sum_all()
+            .unwrap();
+        loss.backward().unwrap();
+        graph
+            .weights()
+            .iter()
+            .map(|p| p.grad().unwrap().to_plain().unwrap())
+            .collect::<Vec<_>>()
+    };
+    let plain = Graph::new(spec(), weights()).unwrap();
+    let want = grads(&plain, Variable::constant(Tensor::Plain(input())));
+    let got = run(2, ProviderKind::TrustedThirdParty, |sess| {
+        let graph = Graph::new(spec(), weights()).unwrap();
+        graph.encrypt(&sess, 0).unwrap();
+        let x = crypten_mpc::CrypTensor::from_array(&sess, &input(), 1)?;
+        let g = grads(&graph, Variable::constant(Tensor::Encrypted(x)));
+        graph.decrypt().unwrap();
+        Ok(g)
+    })
+    .unwrap();
+    for (g, w) in got[0].iter().zip(&want) {
+        let err = (g - w).iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        assert!(err < 1e-2, "gradient off by {err}");
+        assert!(
+            w.iter().any(|v| v.abs() > 1e-3),
+            "a zero gradient tests nothing"
+        );
+    }
+}

@@ -416,7 +416,7 @@ impl Args<'_> {
 
     /// An optional public input of integers, flattened.
     pub(crate) fn ints(&self, i: usize) -> Result<Option<Vec<i64>>> {
-        self.public(i)?.map(|a| to_ints(a)).transpose()
+        self.public(i)?.map(to_ints).transpose()
     }
 
     /// An optional public scalar (a one-element tensor).

@@ -109,7 +109,7 @@ pub(super) fn reshape(a: &Args<'_>, allowzero: bool) -> Result<Variable> {
     let total: usize = s.iter().product();
     if let Some(i) = infer {
         let known: usize = out.iter().product();
-        if known == 0 || total % known != 0 {
+        if known == 0 || !total.is_multiple_of(known) {
             return Err(invalid(format!("cannot reshape {s:?} into {target:?}")));
         }
         out[i] = total / known;
