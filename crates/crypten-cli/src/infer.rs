@@ -266,7 +266,8 @@ fn party(args: &InferArgs, sess: &Session) -> anyhow::Result<()> {
         None
     };
     let inputs = graph.share_inputs(sess, roles.data_owner, data)?;
-    let (outputs, costs) = graph.forward_profiled(&inputs, sess)?;
+    // Inference: no gradients, so operations keep nothing for a backward pass.
+    let (outputs, costs) = crypten::autograd::no_grad(|| graph.forward_profiled(&inputs, sess))?;
     let revealed: Vec<Option<ArrayD<f64>>> = outputs
         .iter()
         .map(|v| reveal(v.value(), roles))
