@@ -135,7 +135,8 @@ impl Variable {
     /// Max pooling of an `[N, C, H, W]` input without padding.
     ///
     /// Rounds: those of a one-hot argmax over `kh kw` elements (4 per tournament level) plus
-    /// one product; backward one product.
+    /// one product; backward one product. When no gradient is recorded, the maximum alone (4
+    /// per tournament level, no product, and no one-hot positions carried).
     ///
     /// # Errors
     /// Invalid shapes or sizes; protocol failures.
@@ -143,6 +144,17 @@ impl Variable {
         let (n, c, _, _) = image("max_pool2d", self.shape())?;
         if kernel.0 == 0 || kernel.1 == 0 {
             return Err(invalid("max_pool2d", format!("kernel {kernel:?}")));
+        }
+        if !(crate::is_grad_enabled() && self.requires_grad())
+            && let Tensor::Encrypted(x) = self.value()
+        {
+            // Nothing to differentiate: the tournament on the values alone, with no one-hot
+            // positions carried through its levels and no product with them afterwards.
+            return Ok(Variable::constant(Tensor::Encrypted(x.max_pool2d(
+                kernel,
+                stride,
+                (0, 0),
+            )?)));
         }
         let k = kernel.0 * kernel.1;
         let weight = unfold_kernels(c, kernel);

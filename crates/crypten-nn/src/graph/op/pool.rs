@@ -3,7 +3,7 @@
 use super::linear::{AutoPad, Window, windows};
 use super::{constant, invalid};
 use crate::Result;
-use crypten_autograd::{Tensor, Variable};
+use crypten_autograd::Variable;
 use ndarray::{ArrayD, IxDyn};
 use serde::{Deserialize, Serialize};
 
@@ -99,15 +99,7 @@ impl Pool {
             )?;
         }
         let (kernel, stride) = geometry(&axes);
-        let padded = as_2d(&padded)?;
-        let y = match padded.value() {
-            // Without gradients, the tournament's values alone: no one-hot positions carried
-            // through its levels, and no product with them afterwards.
-            Tensor::Encrypted(c) if !padded.requires_grad() => {
-                Variable::constant(Tensor::Encrypted(c.max_pool2d(kernel, stride, (0, 0))?))
-            }
-            _ => padded.max_pool2d(kernel, stride)?,
-        };
+        let y = as_2d(&padded)?.max_pool2d(kernel, stride)?;
         restore(y, x.shape().len())
     }
 
