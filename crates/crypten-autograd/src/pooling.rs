@@ -89,17 +89,23 @@ impl Variable {
         if kernel.0 == 0 || kernel.1 == 0 {
             return Err(invalid("avg_pool2d", format!("kernel {kernel:?}")));
         }
-        let weight = ArrayD::from_elem(
-            IxDyn(&[c, 1, kernel.0, kernel.1]),
-            1.0 / (kernel.0 * kernel.1) as f64,
-        );
+        let area = kernel.0 * kernel.1;
         let p = Conv2dParams {
             stride,
             padding,
             dilation: (1, 1),
             groups: c,
         };
-        self.conv2d(&Variable::constant(weight), &p)
+        // Up to 32 taps, 1/area is encoded finely enough to be the kernel itself (one
+        // truncation). Beyond, the kernel sums and the division by the area is a product by a
+        // public scalar, which keeps 1/area's precision (see `CrypTensor::mul_scalar`).
+        if area <= 32 {
+            let weight = ArrayD::from_elem(IxDyn(&[c, 1, kernel.0, kernel.1]), 1.0 / area as f64);
+            return self.conv2d(&Variable::constant(weight), &p);
+        }
+        let ones = ArrayD::from_elem(IxDyn(&[c, 1, kernel.0, kernel.1]), 1.0);
+        self.conv2d(&Variable::constant(ones), &p)?
+            .mul_scalar(1.0 / area as f64)
     }
 
     /// Adaptive average pooling of an `[N, C, H, W]` input to `out_hw`, as a product with a

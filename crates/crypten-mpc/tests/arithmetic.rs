@@ -331,3 +331,42 @@ mod properties {
         }
     }
 }
+
+/// A public factor whose 16-bit encoding is coarse (1/N for a mean over thousands of elements,
+/// 1e-3) keeps its precision: the value is shifted down first, the factor scaled up.
+#[test]
+fn small_public_factors_keep_their_precision() {
+    let n = 12_544; // a 112x112 average
+    let data: Vec<f64> = (0..n)
+        .map(|i| ((i * 7919) % 1000) as f64 / 100.0 - 3.0)
+        .collect();
+    let x = ArrayD::from_shape_vec(IxDyn(&[1, n]), data.clone()).unwrap();
+    let want_mean = data.iter().sum::<f64>() / n as f64;
+    for parties in [2, 3] {
+        let got = run(parties, ProviderKind::TrustedThirdParty, |sess| {
+            let t = CrypTensor::from_array(&sess, &x, 0)?;
+            let mean = t.mean(&[1], false)?.get_plain_text()?;
+            let scaled = t.mul_scalar(1e-3)?.get_plain_text()?;
+            let plain = t
+                .mul_plain(&ArrayD::from_elem(IxDyn(&[1, n]), 1.0 / 768.0))?
+                .get_plain_text()?;
+            Ok((mean[[0]], scaled, plain))
+        })
+        .unwrap();
+        let (mean, scaled, plain) = &got[0];
+        assert!(
+            (mean - want_mean).abs() < 1e-4,
+            "{parties} parties: mean {mean} vs {want_mean}"
+        );
+        for (i, &v) in data.iter().enumerate() {
+            assert!(
+                (scaled[[0, i]] - v * 1e-3).abs() < 1e-4,
+                "{parties}: {v} * 1e-3"
+            );
+            assert!(
+                (plain[[0, i]] - v / 768.0).abs() < 1e-4,
+                "{parties}: {v} / 768"
+            );
+        }
+    }
+}

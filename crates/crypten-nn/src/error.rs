@@ -28,15 +28,14 @@ pub enum Error {
     #[error("{0}")]
     Graph(String),
     /// A node of a graph failed.
-    #[error("node {node} ({op}): {source}")]
+    #[error("node {node} ({op}): {cause}")]
     Node {
         /// The node's name.
         node: String,
         /// Its operation.
         op: &'static str,
-        /// Why.
-        #[source]
-        source: Box<Error>,
+        /// Why (part of the message, not a separate source, so that it is printed once).
+        cause: Box<Error>,
     },
     /// Reading or writing a file failed.
     #[error("cannot access {path}: {source}")]

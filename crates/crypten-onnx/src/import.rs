@@ -85,6 +85,35 @@ fn public_positions(op_type: &str) -> &'static [usize] {
     }
 }
 
+/// Inputs that the graph can only read as public values: a private value there is refused
+/// at import (Clip's bounds may be private, so they are not here).
+fn must_be_public(op_type: &str) -> &'static [usize] {
+    match op_type {
+        "Clip" => &[],
+        "Mod" => &[0, 1],
+        other => public_positions(other),
+    }
+}
+
+/// Magnitude that public infinities and float sentinels (masks written as `-inf` or
+/// `finfo.min`) become: far below anything softmax or max keeps, and small enough for
+/// fixed-point products.
+pub const MASK_MAGNITUDE: f64 = 16384.0;
+
+/// Replaces infinities and values beyond `1e30` by `±MASK_MAGNITUDE`; NaN is refused.
+fn sanitize(name: &str, array: ArrayD<f64>) -> Result<ArrayD<f64>> {
+    if array.iter().any(|v| v.is_nan()) {
+        return Err(Error::Invalid(format!("tensor {name} holds NaN")));
+    }
+    Ok(array.mapv(|v| {
+        if v.abs() >= 1e30 {
+            MASK_MAGNITUDE.copysign(v)
+        } else {
+            v
+        }
+    }))
+}
+
 /// What the importer knows of a value name.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -108,6 +137,11 @@ impl Builder {
         self.dtypes.insert(name.to_string(), dtype);
     }
 
+    /// Whether a value is known to all parties (constants and what is computed from them).
+    fn is_public(&self, name: &str) -> bool {
+        self.kinds.get(name) == Some(&Kind::Constant)
+    }
+
     fn refuse(&mut self, node: &str, op: &str, reason: impl Into<String>) {
         self.refused.push(Unsupported {
             node: node.into(),
@@ -126,7 +160,7 @@ fn import(model: &ModelProto) -> Result<Model> {
         .ok_or_else(|| Error::Invalid("no opset for the default domain".into()))?;
     if !OPSETS.contains(&opset) {
         return Err(Error::Invalid(format!(
-            "opset {opset} is not supported: export with opset_version between 13 and 18"
+            "opset {opset} is not supported: export with an opset_version from 13 to 21 (13 to 18 are tested)"
         )));
     }
     let graph = model
@@ -169,6 +203,7 @@ fn import(model: &ModelProto) -> Result<Model> {
             return Err(Error::Invalid("an initializer without a name".into()));
         }
         let (array, dtype) = decode(t)?;
+        let array = sanitize(name, array)?;
         // Integer and boolean tensors are structure (shapes, indices, masks); so is a float
         // read only where a public value is required. Every other float is a weight.
         if dtype != DType::Float || !private_use.contains(name) {
@@ -258,6 +293,7 @@ fn import(model: &ModelProto) -> Result<Model> {
             match constant_value(node) {
                 Ok((array, dtype)) => {
                     let out = node.output.first().cloned().unwrap_or_default();
+                    let array = sanitize(&out, array)?;
                     b.spec.constants.push(Constant::new(out.clone(), &array));
                     b.define(&out, Kind::Constant, dtype);
                 }
@@ -265,8 +301,9 @@ fn import(model: &ModelProto) -> Result<Model> {
             }
             continue;
         }
-        let translated =
-            special(&mut b, node, &name, &initial).map_or_else(|| plain_node(&b, node), Ok);
+        let translated = special(&mut b, node, &name, &initial)
+            .map_or_else(|| plain_node(&b, node), Ok)
+            .and_then(|(op, inputs)| privacy(&b, node, op, inputs));
         match translated {
             Ok((op, inputs)) => {
                 let dt = |i: usize| {
@@ -275,9 +312,17 @@ fn import(model: &ModelProto) -> Result<Model> {
                         .and_then(|n| b.dtypes.get(n.as_str()).copied())
                 };
                 let dtype = output_dtype(&op, dt);
+                // Public when every input is (or when only the shape is read).
+                let public = matches!(op, Op::Shape { .. })
+                    || inputs.iter().all(|i| i.is_empty() || b.is_public(i));
+                let kind = if public {
+                    Kind::Constant
+                } else {
+                    Kind::Computed
+                };
                 for out in &node.output {
                     if !out.is_empty() {
-                        b.define(out, Kind::Computed, dtype);
+                        b.define(out, kind, dtype);
                     }
                 }
                 b.spec.nodes.push(Node {
@@ -327,6 +372,46 @@ fn import(model: &ModelProto) -> Result<Model> {
         weights: kept_values,
         opset,
     })
+}
+
+/// Checks a translated node against what is private: inputs that must be public, and casts.
+/// A cast of a private value keeps its values when they are already of the target kind (0/1
+/// comparisons to booleans or integers, anything to a float).
+fn privacy(
+    b: &Builder,
+    node: &NodeProto,
+    op: Op,
+    inputs: Vec<String>,
+) -> std::result::Result<(Op, Vec<String>), Refusal> {
+    let op_type = node.op_type.as_deref().unwrap_or("");
+    if !matches!(op, Op::Embedding) {
+        for &i in must_be_public(op_type) {
+            if let Some(name) = node.input.get(i).filter(|n| !n.is_empty())
+                && !b.is_public(name)
+            {
+                return Err(format!(
+                    "input {i} ({name}) must be public (a shape, axes, indices, pads or an \
+                     exponent), but it depends on private data"
+                ));
+            }
+        }
+    }
+    if let Op::Cast { to } = op
+        && let Some(name) = inputs.first()
+        && !b.is_public(name)
+    {
+        let from = b.dtypes.get(name.as_str()).copied().unwrap_or(DType::Float);
+        return match (from, to) {
+            (_, DType::Float) | (DType::Bool, _) | (DType::Int, DType::Int) => {
+                Ok((Op::Identity, inputs))
+            }
+            _ => Err(format!(
+                "a private {from:?} value cannot be cast to {to:?} (only to a float, or a 0/1 \
+                 comparison result to a boolean or an integer)"
+            )),
+        };
+    }
+    Ok((op, inputs))
 }
 
 /// A node translated as the ONNX operation says.
@@ -441,4 +526,113 @@ fn check_one_hot_inputs(spec: &GraphSpec) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::{
+        AttributeProto, GraphProto, OperatorSetIdProto, TensorProto, TensorShapeProto, TypeProto,
+        ValueInfoProto, tensor_shape_proto,
+    };
+
+    fn input(name: &str, elem: i32) -> ValueInfoProto {
+        ValueInfoProto {
+            name: Some(name.into()),
+            r#type: Some(TypeProto {
+                value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                    elem_type: Some(elem),
+                    shape: Some(TensorShapeProto {
+                        dim: vec![tensor_shape_proto::Dimension {
+                            value: Some(tensor_shape_proto::dimension::Value::DimValue(4)),
+                            ..Default::default()
+                        }],
+                    }),
+                })),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn node(name: &str, op: &str, inputs: &[&str], outputs: &[&str], to: Option<i64>) -> NodeProto {
+        NodeProto {
+            name: Some(name.into()),
+            op_type: Some(op.into()),
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            output: outputs.iter().map(|s| s.to_string()).collect(),
+            attribute: to
+                .map(|t| AttributeProto {
+                    name: Some("to".into()),
+                    i: Some(t),
+                    r#type: Some(2),
+                    ..Default::default()
+                })
+                .into_iter()
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    fn model(nodes: Vec<NodeProto>, outputs: &[&str]) -> Vec<u8> {
+        let graph = GraphProto {
+            node: nodes,
+            input: vec![input("x", 1)],
+            output: outputs.iter().map(|o| input(o, 1)).collect(),
+            initializer: vec![TensorProto {
+                name: Some("c".into()),
+                data_type: Some(1),
+                dims: vec![1],
+                float_data: vec![f32::NEG_INFINITY],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        ModelProto {
+            ir_version: Some(8),
+            opset_import: vec![OperatorSetIdProto {
+                domain: Some(String::new()),
+                version: Some(17),
+            }],
+            graph: Some(graph),
+            ..Default::default()
+        }
+        .encode_to_vec()
+    }
+
+    #[test]
+    fn private_values_where_public_ones_are_needed_are_refused_at_import() {
+        let bytes = model(
+            vec![
+                node("pow", "Pow", &["x", "x"], &["p"], None),
+                node("to_int", "Cast", &["x"], &["i"], Some(7)),
+                node("less", "Less", &["x", "c"], &["l"], None),
+                node("to_bool", "Cast", &["l"], &["b"], Some(9)),
+            ],
+            &["p", "i", "b"],
+        );
+        let Err(Error::Unsupported(nodes)) = Model::from_bytes(&bytes) else {
+            panic!("expected the private exponent and the cast to be refused");
+        };
+        let names: Vec<&str> = nodes.iter().map(|n| n.node.as_str()).collect();
+        assert_eq!(names, ["pow", "to_int"], "{nodes:?}");
+        assert!(nodes[0].reason.contains("must be public"));
+    }
+
+    #[test]
+    fn a_cast_of_a_private_comparison_keeps_its_values_and_infinities_become_finite() {
+        let bytes = model(
+            vec![
+                node("less", "Less", &["x", "c"], &["l"], None),
+                node("to_bool", "Cast", &["l"], &["b"], Some(9)),
+                node("add", "Add", &["x", "c"], &["y"], None),
+            ],
+            &["b", "y"],
+        );
+        let m = Model::from_bytes(&bytes).unwrap_or_else(|e| panic!("{e}"));
+        let cast = m.spec().nodes.iter().find(|n| n.name == "to_bool");
+        assert!(matches!(cast.map(|n| &n.op), Some(Op::Identity)));
+        // The -inf initializer is a weight (read by Add), finite now.
+        assert_eq!(m.weights()[0].iter().next().copied(), Some(-MASK_MAGNITUDE));
+    }
 }

@@ -26,4 +26,4 @@ mod proto;
 mod tensor;
 
 pub use error::{Error, Result, Unsupported};
-pub use import::{Model, OPSETS};
+pub use import::{MASK_MAGNITUDE, Model, OPSETS};

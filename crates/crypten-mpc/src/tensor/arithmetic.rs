@@ -3,6 +3,7 @@
 
 use crate::protocol::beaver;
 use crate::protocol::deferred::{self};
+use crate::protocol::truncate;
 use crate::{Bilinear, CrypTensor, Error, Result};
 use crypten_core::{Conv1dParams, Conv2dParams, RingTensor};
 use ndarray::{ArrayD, IxDyn};
@@ -80,7 +81,10 @@ impl CrypTensor {
     }
 
     /// `self * c` for a public real scalar: local product, then truncation (local with 2
-    /// parties, deferred with 3+).
+    /// parties, deferred with 3+). A factor whose encoding would be coarse (`|c| < 2^-5` with
+    /// 16 fractional bits: the `1/N` of a mean over more than 32 elements) keeps its precision
+    /// by shifting `self` down first (see `coarse_shift`): one more truncation, local with 2
+    /// parties, one round with 3+ (in which a deferred `self` is also settled).
     ///
     /// # Errors
     /// Encoding errors; communication failures settling a deferred `self`.
@@ -88,8 +92,35 @@ impl CrypTensor {
         if c.fract() == 0.0 && c.abs() < (1u64 << 52) as f64 {
             return Ok(self.mul_int(c as i64));
         }
+        if let Some(j) = self.coarse_shift(c.abs()) {
+            return self.shifted_down(j)?.mul_scalar(c * 2f64.powi(j as i32));
+        }
         let encoded = self.encode_scalar(c)?;
         self.rescale(self.share()?.mul_scalar(encoded))
+    }
+
+    /// For public factors at most `largest` in magnitude whose encoding would be coarse (fewer
+    /// than 2^11 units in the last place, a relative error above 2^-12: the `1/N` of a mean
+    /// over more than 32 elements, say), the `j` that brings `largest * 2^j` into `[1/2, 1)`.
+    /// The product is then `(self / 2^j) * (factor * 2^j)`, with the factor's full precision.
+    fn coarse_shift(&self, largest: f64) -> Option<u32> {
+        let units = largest * 2f64.powi(self.sess.encoder().frac_bits() as i32);
+        if largest == 0.0 || !largest.is_finite() || units >= 2048.0 {
+            return None;
+        }
+        let j = (-largest.log2()).floor();
+        (1.0..=40.0).contains(&j).then_some(j as u32)
+    }
+
+    /// `self / 2^j`, truncated as the session truncates a product (locally with 2 parties;
+    /// one round with 3+, in which a deferred `self` is settled by the same truncation).
+    fn shifted_down(&self, j: u32) -> Result<Self> {
+        let bits = if self.is_deferred() {
+            self.sess.encoder().frac_bits() + j
+        } else {
+            j
+        };
+        Ok(self.with(truncate::truncate(&self.sess, &self.raw, bits)?))
     }
 
     /// `self / c` for a public real scalar.
@@ -107,10 +138,16 @@ impl CrypTensor {
     }
 
     /// `self * p` elementwise for a public array (broadcasting): local product + truncation.
+    /// An array of only small factors keeps their precision as [`Self::mul_scalar`] does.
     ///
     /// # Errors
     /// Shape mismatch; encoding errors; truncation's communication failures.
     pub fn mul_plain(&self, p: &ArrayD<f64>) -> Result<Self> {
+        let largest = p.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        if let Some(j) = self.coarse_shift(largest) {
+            let scale = 2f64.powi(j as i32);
+            return self.shifted_down(j)?.mul_plain(&p.mapv(|v| v * scale));
+        }
         let encoded = self.encode_public(p)?;
         self.rescale(self.share()?.mul(&encoded)?)
     }

@@ -43,7 +43,7 @@ impl GraphSpec {
                 .map_err(|e| Error::Node {
                     node: node.name.clone(),
                     op: node.op.name(),
-                    source: Box::new(e),
+                    cause: Box::new(e),
                 })?;
             for (name, value) in node.outputs.iter().zip(outputs) {
                 if let Tensor::Plain(a) = value.value() {

@@ -173,7 +173,7 @@ impl Graph {
                 .map_err(|e| Error::Node {
                     node: node.name.clone(),
                     op: node.op.name(),
-                    source: Box::new(e),
+                    cause: Box::new(e),
                 })?;
             if let (Some(s), Some((stats, start))) = (sess, before) {
                 let d = s.stats().since(&stats);
