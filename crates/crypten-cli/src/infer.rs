@@ -227,10 +227,12 @@ fn party_stats(
     costs: &[NodeCost],
     total: &crypten::StatsSnapshot,
     seconds: f64,
+    phases: serde_json::Value,
 ) -> serde_json::Value {
     json!({
         "rank": sess.rank(),
         "seconds": seconds,
+        "phases": phases,
         "bytes_sent": total.bytes_sent,
         "bytes_received": total.bytes_received,
         "rounds": total.rounds,
@@ -259,22 +261,33 @@ fn party(args: &InferArgs, sess: &Session) -> anyhow::Result<()> {
     } else {
         None
     };
+    let loaded = start.elapsed().as_secs_f64();
     let graph = Graph::share_from(sess, roles.model_owner, own_model)?;
+    let model_shared = start.elapsed().as_secs_f64();
     let data = if rank == roles.data_owner {
         Some(read_inputs(&args.inputs, graph.spec())?)
     } else {
         None
     };
     let inputs = graph.share_inputs(sess, roles.data_owner, data)?;
+    let inputs_shared = start.elapsed().as_secs_f64();
     // Inference: no gradients, so operations keep nothing for a backward pass.
     let (outputs, costs) = crypten::autograd::no_grad(|| graph.forward_profiled(&inputs, sess))?;
+    let computed = start.elapsed().as_secs_f64();
     let revealed: Vec<Option<ArrayD<f64>>> = outputs
         .iter()
         .map(|v| reveal(v.value(), roles))
         .collect::<anyhow::Result<_>>()?;
     let seconds = start.elapsed().as_secs_f64();
     let total = sess.stats().since(&before);
-    let mine = party_stats(sess, &costs, &total, seconds);
+    let phases = json!({
+        "load_model": loaded,
+        "share_model": model_shared - loaded,
+        "share_inputs": inputs_shared - model_shared,
+        "forward": computed - inputs_shared,
+        "reveal": seconds - computed,
+    });
+    let mine = party_stats(sess, &costs, &total, seconds, phases);
     // Every party's figures go to the writer (public counts, no data).
     let all_stats = if rank == roles.writer {
         let mut all = vec![serde_json::Value::Null; sess.parties()];
@@ -387,6 +400,7 @@ fn stats_report(
         "bytes_sent_per_party": per_party("bytes_sent"),
         "bytes_received_per_party": per_party("bytes_received"),
         "seconds_per_party": per_party("seconds"),
+        "phases_per_party": per_party("phases"),
         "layers": layers,
     })
 }

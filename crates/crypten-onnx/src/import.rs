@@ -101,17 +101,20 @@ fn must_be_public(op_type: &str) -> &'static [usize] {
 pub const MASK_MAGNITUDE: f64 = 16384.0;
 
 /// Replaces infinities and values beyond `1e30` by `±MASK_MAGNITUDE`; NaN is refused.
-fn sanitize(name: &str, array: ArrayD<f64>) -> Result<ArrayD<f64>> {
-    if array.iter().any(|v| v.is_nan()) {
-        return Err(Error::Invalid(format!("tensor {name} holds NaN")));
-    }
-    Ok(array.mapv(|v| {
+fn sanitize(name: &str, mut array: ArrayD<f64>) -> Result<ArrayD<f64>> {
+    let mut nan = false;
+    array.mapv_inplace(|v| {
+        nan |= v.is_nan();
         if v.abs() >= 1e30 {
             MASK_MAGNITUDE.copysign(v)
         } else {
             v
         }
-    }))
+    });
+    if nan {
+        return Err(Error::Invalid(format!("tensor {name} holds NaN")));
+    }
+    Ok(array)
 }
 
 /// What the importer knows of a value name.
@@ -196,7 +199,6 @@ fn import(model: &ModelProto) -> Result<Model> {
         weights: Vec::new(),
         refused: Vec::new(),
     };
-    let mut initial: HashMap<&str, ArrayD<f64>> = HashMap::new();
     for t in &graph.initializer {
         let name = t.name.as_deref().unwrap_or("");
         if name.is_empty() {
@@ -215,7 +217,6 @@ fn import(model: &ModelProto) -> Result<Model> {
                 shape: array.shape().to_vec(),
             });
             b.define(name, Kind::Weight, dtype);
-            initial.insert(name, array.clone());
             b.weights.push(array);
         }
     }
@@ -301,7 +302,7 @@ fn import(model: &ModelProto) -> Result<Model> {
             }
             continue;
         }
-        let translated = special(&mut b, node, &name, &initial)
+        let translated = special(&mut b, node, &name)
             .map_or_else(|| plain_node(&b, node), Ok)
             .and_then(|(op, inputs)| privacy(&b, node, op, inputs));
         match translated {
@@ -433,12 +434,7 @@ fn plain_node(b: &Builder, node: &NodeProto) -> std::result::Result<(Op, Vec<Str
 /// Translations that depend on where the inputs come from: an embedding lookup of a graph
 /// input's integer ids becomes a one-hot product; a batch normalization of the owner's
 /// statistics is folded by the owner into a scale and a shift.
-fn special(
-    b: &mut Builder,
-    node: &NodeProto,
-    name: &str,
-    initial: &HashMap<&str, ArrayD<f64>>,
-) -> Option<(Op, Vec<String>)> {
+fn special(b: &mut Builder, node: &NodeProto, name: &str) -> Option<(Op, Vec<String>)> {
     let kind = |i: usize| {
         node.input
             .get(i)
@@ -481,7 +477,14 @@ fn special(
                 .find(|a| a.name.as_deref() == Some("epsilon"))
                 .and_then(|a| a.f)
                 .map_or(1e-5, f64::from);
-            let get = |i: usize| initial.get(node.input[i].as_str());
+            let get = |i: usize| {
+                let k = b
+                    .spec
+                    .weights
+                    .iter()
+                    .position(|w| w.name == node.input[i])?;
+                b.weights.get(k)
+            };
             let (scale, bias, mean, var) = (get(1)?, get(2)?, get(3)?, get(4)?);
             let factor = scale * &var.mapv(|v| 1.0 / (v + epsilon).sqrt());
             let shift = bias - &(mean * &factor);

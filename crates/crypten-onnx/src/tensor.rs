@@ -82,25 +82,32 @@ pub(crate) fn decode(t: &TensorProto) -> Result<(ArrayD<f64>, DType)> {
                 raw.len()
             )));
         }
-        raw.chunks_exact(width)
-            .map(|b| {
-                let mut w = [0u8; 8];
-                w[..width].copy_from_slice(b);
-                let u = u64::from_le_bytes(w);
-                match kind {
-                    DataType::Double => f64::from_bits(u),
-                    DataType::Float => f64::from(f32::from_bits(u as u32)),
-                    DataType::Float16 => f16_to_f64(u as u16),
-                    DataType::Bfloat16 => bf16_to_f64(u as u16),
-                    DataType::Int64 => u as i64 as f64,
-                    DataType::Int32 => f64::from(u as u32 as i32),
-                    DataType::Int16 => f64::from(u as u16 as i16),
-                    DataType::Int8 => f64::from(u as u8 as i8),
-                    DataType::Bool => f64::from(u8::from(u != 0)),
-                    _ => u as f64,
-                }
-            })
-            .collect()
+        // One loop per element type: the weights of a large model are tens of millions of
+        // values, and a type dispatch per element would dominate the import.
+        fn each<const W: usize>(raw: &[u8], f: impl Fn([u8; W]) -> f64) -> Vec<f64> {
+            raw.chunks_exact(W)
+                .map(|b| {
+                    let mut w = [0u8; W];
+                    w.copy_from_slice(b);
+                    f(w)
+                })
+                .collect()
+        }
+        match kind {
+            DataType::Double => each::<8>(raw, f64::from_le_bytes),
+            DataType::Float => each::<4>(raw, |b| f64::from(f32::from_le_bytes(b))),
+            DataType::Float16 => each::<2>(raw, |b| f16_to_f64(u16::from_le_bytes(b))),
+            DataType::Bfloat16 => each::<2>(raw, |b| bf16_to_f64(u16::from_le_bytes(b))),
+            DataType::Int64 => each::<8>(raw, |b| i64::from_le_bytes(b) as f64),
+            DataType::Uint64 => each::<8>(raw, |b| u64::from_le_bytes(b) as f64),
+            DataType::Int32 => each::<4>(raw, |b| f64::from(i32::from_le_bytes(b))),
+            DataType::Uint32 => each::<4>(raw, |b| f64::from(u32::from_le_bytes(b))),
+            DataType::Int16 => each::<2>(raw, |b| f64::from(i16::from_le_bytes(b))),
+            DataType::Uint16 => each::<2>(raw, |b| f64::from(u16::from_le_bytes(b))),
+            DataType::Int8 => each::<1>(raw, |b| f64::from(i8::from_le_bytes(b))),
+            DataType::Bool => each::<1>(raw, |b| f64::from(u8::from(b[0] != 0))),
+            _ => each::<1>(raw, |b| f64::from(b[0])),
+        }
     } else {
         match kind {
             DataType::Float => t.float_data.iter().map(|&v| f64::from(v)).collect(),
