@@ -5,7 +5,9 @@ use crate::attr::Attrs;
 use crate::proto::NodeProto;
 use crate::tensor::{decode, dtype_of, type_name};
 use crypten_nn::graph::Op;
-use crypten_nn::graph::op::{AutoPad, Conv, ConvTranspose, DType, Gemm, Pool, Reduce};
+use crypten_nn::graph::op::{
+    AutoPad, Conv, ConvTranspose, CoordinateMode, DType, Gemm, NearestMode, Pool, Reduce, Resize,
+};
 
 /// Why a node cannot be translated.
 pub(crate) type Refusal = String;
@@ -72,6 +74,49 @@ fn spatial_rank_ok(kernel: &Option<Vec<i64>>) -> Result<(), Refusal> {
         )),
         _ => Ok(()),
     }
+}
+
+fn resize(a: &Attrs<'_>) -> Result<Resize, Refusal> {
+    if a.int("antialias", 0) != 0 {
+        return Err("antialias is not supported".into());
+    }
+    if a.has("axes") {
+        return Err(
+            "the axes attribute is not supported (give scales or sizes for every axis)".into(),
+        );
+    }
+    let linear = match a.string("mode").as_deref() {
+        None | Some("nearest") => false,
+        Some("linear") | Some("bilinear") => true,
+        Some(m) => {
+            return Err(format!(
+                "mode {m:?} is not supported (nearest and linear are)"
+            ));
+        }
+    };
+    let coordinates = match a.string("coordinate_transformation_mode").as_deref() {
+        None | Some("half_pixel") => CoordinateMode::HalfPixel,
+        Some("pytorch_half_pixel") => CoordinateMode::PytorchHalfPixel,
+        Some("align_corners") => CoordinateMode::AlignCorners,
+        Some("asymmetric") => CoordinateMode::Asymmetric,
+        Some(m) => {
+            return Err(format!(
+                "coordinate_transformation_mode {m:?} is not supported"
+            ));
+        }
+    };
+    let nearest = match a.string("nearest_mode").as_deref() {
+        None | Some("round_prefer_floor") => NearestMode::RoundPreferFloor,
+        Some("round_prefer_ceil") => NearestMode::RoundPreferCeil,
+        Some("floor") => NearestMode::Floor,
+        Some("ceil") => NearestMode::Ceil,
+        Some(m) => return Err(format!("nearest_mode {m:?} is not an ONNX value")),
+    };
+    Ok(Resize {
+        linear,
+        coordinates,
+        nearest,
+    })
 }
 
 /// Translates a node of the default domain. `input_dtype(i)` is the element type of the
@@ -162,6 +207,34 @@ pub(crate) fn convert(
             },
         },
         "Identity" => Op::Identity,
+        "HardSwish" => Op::HardSwish,
+        "Softplus" => Op::Softplus,
+        "Softsign" => Op::Softsign,
+        "Elu" => Op::Elu {
+            alpha: a.float("alpha", 1.0),
+        },
+        "Selu" => Op::Selu {
+            alpha: a.float("alpha", 1.673_263_192_176_818_8),
+            gamma: a.float("gamma", 1.050_701_022_148_132_3),
+        },
+        "Max" => Op::Max,
+        "Min" => Op::Min,
+        "Sum" => Op::Sum,
+        "Mean" => Op::Mean,
+        "Sign" => Op::Sign,
+        "Floor" => Op::Floor,
+        "Ceil" => Op::Ceil,
+        "Round" => Op::Round,
+        "Not" => Op::Not,
+        "And" => Op::And,
+        "Or" => Op::Or,
+        "Xor" => Op::Xor,
+        "Tile" => Op::Tile,
+        "Resize" => Op::Resize(resize(&a)?),
+        "ReduceMin" => Op::ReduceMin(reduce(&a)),
+        "ReduceSumSquare" => Op::ReduceSumSquare(reduce(&a)),
+        "ReduceL2" => Op::ReduceL2(reduce(&a)),
+        "ReduceL1" => Op::ReduceL1(reduce(&a)),
         "Dropout" => {
             if node.output.get(1).is_some_and(|m| !m.is_empty()) {
                 return Err("the mask output of Dropout is not supported".into());
@@ -281,7 +354,7 @@ pub(crate) fn convert(
 pub(crate) fn output_dtype(op: &Op, input_dtype: impl Fn(usize) -> Option<DType>) -> DType {
     match op {
         Op::Shape { .. } => DType::Int,
-        Op::Equal | Op::Greater | Op::Less => DType::Bool,
+        Op::Equal | Op::Greater | Op::Less | Op::Not | Op::And | Op::Or | Op::Xor => DType::Bool,
         Op::Cast { to } => *to,
         Op::Where => input_dtype(1).unwrap_or(DType::Float),
         Op::ConstantOfShape { .. } => DType::Float,

@@ -75,7 +75,10 @@ impl Model {
 fn public_positions(op_type: &str) -> &'static [usize] {
     match op_type {
         "Reshape" | "Expand" | "Gather" | "Squeeze" | "Unsqueeze" | "Split" | "Pow"
-        | "ReduceSum" | "ReduceMean" | "ReduceMax" | "Tile" => &[1],
+        | "ReduceSum" | "ReduceMean" | "ReduceMax" | "ReduceMin" | "ReduceSumSquare"
+        | "ReduceL2" | "ReduceL1" | "Tile" => &[1],
+        "Resize" => &[1, 2, 3],
+        "Floor" | "Ceil" | "Round" => &[0],
         "Slice" => &[1, 2, 3, 4],
         "Pad" => &[1, 2, 3],
         "Clip" => &[1, 2],

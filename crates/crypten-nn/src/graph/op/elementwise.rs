@@ -142,3 +142,69 @@ pub(super) fn clip_between(
         }
     }
 }
+
+/// The elementwise maximum (or minimum) of the present inputs: `b + relu(a - b)` for private
+/// values, one comparison per further input.
+pub(super) fn extremum(inputs: &[Option<Variable>], max: bool) -> Result<Variable> {
+    let mut it = inputs.iter().flatten();
+    let mut acc = it
+        .next()
+        .ok_or_else(|| invalid("no inputs".into()))?
+        .clone();
+    for v in it {
+        acc = match (acc.value(), v.value()) {
+            (Tensor::Plain(x), Tensor::Plain(y)) if !acc.requires_grad() && !v.requires_grad() => {
+                constant(broadcast_zip(
+                    x,
+                    y,
+                    |p, q| if max { p.max(q) } else { p.min(q) },
+                )?)
+            }
+            _ if max => v.add(&acc.sub(v)?.relu()?)?,
+            _ => v.sub(&v.sub(&acc)?.relu()?)?,
+        };
+    }
+    Ok(acc)
+}
+
+/// The sum of the present inputs.
+pub(super) fn sum(inputs: &[Option<Variable>]) -> Result<Variable> {
+    let mut it = inputs.iter().flatten();
+    let mut acc = it
+        .next()
+        .ok_or_else(|| invalid("no inputs".into()))?
+        .clone();
+    for v in it {
+        acc = acc.add(v)?;
+    }
+    Ok(acc)
+}
+
+/// -1, 0 or 1 (no gradient).
+pub(super) fn sign(x: &Variable) -> Result<Variable> {
+    Ok(match x.value() {
+        Tensor::Plain(v) => constant(v.mapv(|e| {
+            if e > 0.0 {
+                1.0
+            } else if e < 0.0 {
+                -1.0
+            } else {
+                0.0
+            }
+        })),
+        Tensor::Encrypted(c) => {
+            // sign() maps 0 to 1; subtract the zero test to match ONNX.
+            let s = c.sign()?;
+            let zero = c.eq_scalar(0.0)?;
+            Variable::constant(Tensor::Encrypted(s.sub(&zero)?))
+        }
+    })
+}
+
+/// A rounding of public values.
+pub(super) fn public_map(x: &Variable, f: fn(f64) -> f64, op: &str) -> Result<Variable> {
+    match x.value() {
+        Tensor::Plain(v) => Ok(constant(v.mapv(f))),
+        Tensor::Encrypted(_) => Err(invalid(format!("{op} of a private value is not supported"))),
+    }
+}

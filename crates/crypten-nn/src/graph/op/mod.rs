@@ -11,11 +11,13 @@ mod linear;
 mod norm;
 mod pool;
 mod reduce;
+mod resize;
 mod shape;
 
 pub use linear::{AutoPad, Conv, ConvTranspose, Gemm};
 pub use pool::Pool;
 pub use reduce::Reduce;
+pub use resize::{CoordinateMode, NearestMode, Resize};
 pub use shape::DType;
 
 use crate::{Error, Result};
@@ -60,6 +62,22 @@ pub enum Op {
     },
     /// `-x`.
     Neg,
+    /// Elementwise maximum of the inputs, broadcast.
+    Max,
+    /// Elementwise minimum of the inputs, broadcast.
+    Min,
+    /// Sum of the inputs, broadcast.
+    Sum,
+    /// Mean of the inputs, broadcast.
+    Mean,
+    /// -1, 0 or 1.
+    Sign,
+    /// Rounding of public values.
+    Floor,
+    /// Rounding of public values.
+    Ceil,
+    /// Rounding of public values (half to even).
+    Round,
     /// `|x|`.
     Abs,
     /// `x ^ y` for a public exponent: integers, 0.5 and -0.5.
@@ -119,6 +137,24 @@ pub enum Op {
     },
     /// The input unchanged (also inference-mode Dropout).
     Identity,
+    /// `x relu6(x + 3) / 6`.
+    HardSwish,
+    /// `log(1 + exp(x))`.
+    Softplus,
+    /// `x` above zero, `alpha (exp(x) - 1)` below.
+    Elu {
+        /// Scale below zero.
+        alpha: f64,
+    },
+    /// `gamma elu(x, alpha)`.
+    Selu {
+        /// Scale below zero.
+        alpha: f64,
+        /// Overall scale.
+        gamma: f64,
+    },
+    /// `x / (1 + |x|)`.
+    Softsign,
     // Normalization (norm.rs).
     /// Inference batch normalization: `x, scale, bias, mean, var`.
     BatchNormalization {
@@ -229,6 +265,14 @@ pub enum Op {
     ReduceMean(Reduce),
     /// Maximum over axes.
     ReduceMax(Reduce),
+    /// Minimum over axes.
+    ReduceMin(Reduce),
+    /// Sum of squares over axes.
+    ReduceSumSquare(Reduce),
+    /// Square root of the sum of squares over axes.
+    ReduceL2(Reduce),
+    /// Sum of absolute values over axes.
+    ReduceL1(Reduce),
     // Comparisons and selection (compare.rs).
     /// `a == b` as 0/1.
     Equal,
@@ -238,6 +282,18 @@ pub enum Op {
     Less,
     /// `cond ? a : b`.
     Where,
+    /// `1 - x` on 0/1 values.
+    Not,
+    /// `x y` on 0/1 values.
+    And,
+    /// `x + y - x y` on 0/1 values.
+    Or,
+    /// `x + y - 2 x y` on 0/1 values.
+    Xor,
+    /// Repeat along each axis (public repeats in input 1).
+    Tile,
+    /// Nearest or linear resampling (see [`Resize`]).
+    Resize(Resize),
 }
 
 impl Op {
@@ -273,6 +329,29 @@ impl Op {
             Self::Erf => "Erf",
             Self::Gelu { .. } => "Gelu",
             Self::Identity => "Identity",
+            Self::HardSwish => "HardSwish",
+            Self::Softplus => "Softplus",
+            Self::Elu { .. } => "Elu",
+            Self::Selu { .. } => "Selu",
+            Self::Softsign => "Softsign",
+            Self::Max => "Max",
+            Self::Min => "Min",
+            Self::Sum => "Sum",
+            Self::Mean => "Mean",
+            Self::Sign => "Sign",
+            Self::Floor => "Floor",
+            Self::Ceil => "Ceil",
+            Self::Round => "Round",
+            Self::Not => "Not",
+            Self::And => "And",
+            Self::Or => "Or",
+            Self::Xor => "Xor",
+            Self::Tile => "Tile",
+            Self::Resize(_) => "Resize",
+            Self::ReduceMin(_) => "ReduceMin",
+            Self::ReduceSumSquare(_) => "ReduceSumSquare",
+            Self::ReduceL2(_) => "ReduceL2",
+            Self::ReduceL1(_) => "ReduceL1",
             Self::BatchNormalization { .. } | Self::ChannelAffine => "BatchNormalization",
             Self::LayerNormalization { .. } => "LayerNormalization",
             Self::InstanceNormalization { .. } => "InstanceNormalization",
@@ -352,6 +431,53 @@ impl Op {
             Self::Erf => one(a.get(0)?.erf()?),
             Self::Gelu { tanh } => one(activation::gelu(a.get(0)?, *tanh)?),
             Self::Identity => one(a.get(0)?.clone()),
+            Self::HardSwish => one(activation::hard_swish(a.get(0)?)?),
+            Self::Softplus => one(activation::softplus(a.get(0)?)?),
+            Self::Elu { alpha } => one(activation::elu(a.get(0)?, *alpha)?),
+            Self::Selu { alpha, gamma } => {
+                one(activation::elu(a.get(0)?, *alpha)?.mul_scalar(*gamma)?)
+            }
+            Self::Softsign => {
+                let x = a.get(0)?;
+                one(x.mul(&x.abs()?.add_scalar(1.0)?.reciprocal()?)?)
+            }
+            Self::Max => one(elementwise::extremum(inputs, true)?),
+            Self::Min => one(elementwise::extremum(inputs, false)?),
+            Self::Sum => one(elementwise::sum(inputs)?),
+            Self::Mean => {
+                let n = inputs.iter().flatten().count().max(1);
+                one(elementwise::sum(inputs)?.mul_scalar(1.0 / n as f64)?)
+            }
+            Self::Sign => one(elementwise::sign(a.get(0)?)?),
+            Self::Floor => one(elementwise::public_map(a.get(0)?, f64::floor, "Floor")?),
+            Self::Ceil => one(elementwise::public_map(a.get(0)?, f64::ceil, "Ceil")?),
+            Self::Round => one(elementwise::public_map(
+                a.get(0)?,
+                f64::round_ties_even,
+                "Round",
+            )?),
+            Self::Not => one(a.get(0)?.neg().add_scalar(1.0)?),
+            Self::And => one(a.get(0)?.mul(a.get(1)?)?),
+            Self::Or => {
+                let (x, y) = (a.get(0)?, a.get(1)?);
+                one(x.add(y)?.sub(&x.mul(y)?)?)
+            }
+            Self::Xor => {
+                let (x, y) = (a.get(0)?, a.get(1)?);
+                one(x.add(y)?.sub(&x.mul(y)?.mul_scalar(2.0)?)?)
+            }
+            Self::Tile => one(shape::tile(&a)?),
+            Self::Resize(r) => one(r.eval(&a)?),
+            Self::ReduceMin(r) => one(r
+                .max(&Args(&[Some(a.get(0)?.neg()), a.opt(1).cloned()]))?
+                .neg()),
+            Self::ReduceSumSquare(r) => {
+                one(r.sum(&Args(&[Some(a.get(0)?.square()?), a.opt(1).cloned()]))?)
+            }
+            Self::ReduceL2(r) => one(r
+                .sum(&Args(&[Some(a.get(0)?.square()?), a.opt(1).cloned()]))?
+                .sqrt()?),
+            Self::ReduceL1(r) => one(r.sum(&Args(&[Some(a.get(0)?.abs()?), a.opt(1).cloned()]))?),
             Self::BatchNormalization { epsilon } => one(norm::batch_norm(&a, *epsilon)?),
             Self::ChannelAffine => one(norm::channel_affine(a.get(0)?, a.get(1)?, a.get(2)?)?),
             Self::LayerNormalization { axis, epsilon } => {

@@ -432,3 +432,26 @@ pub(super) fn cast(x: &Variable, to: DType) -> Result<Variable> {
         ))),
     }
 }
+
+/// Repeats along each axis by the public counts of input 1.
+pub(super) fn tile(a: &Args<'_>) -> Result<Variable> {
+    let mut x = a.get(0)?.clone();
+    let repeats = a
+        .ints(1)?
+        .ok_or_else(|| invalid("the repeats are required".into()))?;
+    if repeats.len() != x.shape().len() {
+        return Err(invalid(format!(
+            "{} repeats for rank {}",
+            repeats.len(),
+            x.shape().len()
+        )));
+    }
+    for (axis, &r) in repeats.iter().enumerate() {
+        let r = usize::try_from(r).map_err(|_| invalid(format!("repeat {r}")))?;
+        if r != 1 {
+            let copies: Vec<&Variable> = std::iter::repeat_n(&x, r).collect();
+            x = Variable::cat(&copies, axis)?;
+        }
+    }
+    Ok(x)
+}
