@@ -169,7 +169,7 @@ fn pad_asymmetric(x: &Variable, windows: &[Window]) -> Result<(Variable, Vec<usi
 }
 
 /// As a 2-d problem: a 1-d input `[N, C, L]` becomes `[N, C, 1, L]`.
-fn as_2d(x: &Variable) -> Result<Variable> {
+pub(super) fn as_2d(x: &Variable) -> Result<Variable> {
     let s = x.shape();
     match s.len() {
         3 => Ok(x.reshape(&[s[0], s[1], 1, s[2]])?),

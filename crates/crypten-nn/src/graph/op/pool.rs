@@ -1,6 +1,6 @@
 //! Pooling: max and average (1-d and 2-d, padding, ceil mode), and the global pools.
 
-use super::linear::{AutoPad, Window, windows};
+use super::linear::{AutoPad, Window, as_2d, windows};
 use super::{constant, invalid};
 use crate::Result;
 use crypten_autograd::Variable;
@@ -165,15 +165,6 @@ fn geometry(axes: &[Axis]) -> ((usize, usize), (usize, usize)) {
         [a] => ((1, a.w.kernel), (1, a.w.stride)),
         [a, b] => ((a.w.kernel, b.w.kernel), (a.w.stride, b.w.stride)),
         _ => ((1, 1), (1, 1)),
-    }
-}
-
-fn as_2d(x: &Variable) -> Result<Variable> {
-    let s = x.shape();
-    if s.len() == 3 {
-        Ok(x.reshape(&[s[0], s[1], 1, s[2]])?)
-    } else {
-        Ok(x.clone())
     }
 }
 
