@@ -103,10 +103,12 @@ pub(crate) fn infer(args: &InferArgs) -> anyhow::Result<ExitCode> {
     let model =
         Model::load(model_path).with_context(|| format!("model {}", model_path.display()))?;
     let data = read_inputs(&args.inputs, model.spec())?;
-    model
+    let encoded = model
         .spec()
         .encode_inputs(data)
         .context("the input does not fit the model")?;
+    let encoder = crypten::Config::default().validate()?;
+    model.spec().check_values(&encoded, encoder.max_abs())?;
     let output = args.output.as_deref().context("--output is required")?;
     check_writable(output)?;
     if args.parties == 1 {

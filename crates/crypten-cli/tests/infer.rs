@@ -268,6 +268,26 @@ fn bad_models_inputs_and_ranks_are_clear_errors() {
         ],
         "float32/float64",
     );
+    // A value beyond the fixed-point range: refused, and the message never shows it.
+    let huge = dir.join("huge.npy");
+    let mut big = ArrayD::<f32>::zeros(ndarray::IxDyn(&[2, 20]));
+    big[[1, 3]] = 7.25e15;
+    big.write_npy(std::fs::File::create(&huge).unwrap())
+        .unwrap();
+    let huge = huge.display().to_string();
+    let res = crypten(&[
+        "infer", "--model", &model, "--input", &huge, "--output", &out,
+    ]);
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(!res.status.success());
+    assert!(
+        err.contains("element 23") && err.contains("not shown"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("7.25") && !err.contains("725"),
+        "the private value leaked: {err}"
+    );
     fails_with(
         &[
             "infer",

@@ -86,7 +86,11 @@ impl Graph {
             )));
         }
         let encoded: Option<Vec<ArrayD<f64>>> = match (sess.rank() == owner, data) {
-            (true, Some(d)) => Some(spec.encode_inputs(d)?),
+            (true, Some(d)) => {
+                let encoded = spec.encode_inputs(d)?;
+                spec.check_values(&encoded, sess.encoder().max_abs())?;
+                Some(encoded)
+            }
             (false, None) => None,
             (true, None) => return Err(Error::Graph("the data owner has no data".into())),
             (false, Some(_)) => {
@@ -200,6 +204,31 @@ impl GraphSpec {
                 }
             })
             .collect()
+    }
+}
+
+impl GraphSpec {
+    /// Checks encoded inputs against the fixed-point range (`|x| < max_abs`, finite) without
+    /// ever naming a value: the message may travel to the other parties as the reason of an
+    /// abort, and the values are private.
+    ///
+    /// # Errors
+    /// `Graph` naming the input and the position of the first bad element.
+    pub fn check_values(&self, encoded: &[ArrayD<f64>], max_abs: f64) -> Result<()> {
+        for (input, array) in self.inputs.iter().zip(encoded) {
+            if let Some(at) = array
+                .iter()
+                .position(|v| !v.is_finite() || v.abs() >= max_abs)
+            {
+                return Err(Error::Graph(format!(
+                    "input {}: element {at} (row-major) is NaN, infinite or beyond the \
+                     fixed-point range (magnitude below {max_abs:e}); the value itself is \
+                     private and not shown",
+                    input.name
+                )));
+            }
+        }
+        Ok(())
     }
 }
 
