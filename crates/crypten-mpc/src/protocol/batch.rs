@@ -153,7 +153,7 @@ pub(crate) fn truncate_many<T: Borrow<RingTensor>>(
     values: &[T],
     bits: u32,
 ) -> Result<Vec<RingTensor>> {
-    if sess.parties() == 2 || values.len() <= 1 {
+    if sess.parties() <= 2 || values.len() <= 1 {
         // Local (or a single call): no concatenation needed.
         return values
             .iter()

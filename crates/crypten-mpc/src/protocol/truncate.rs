@@ -24,8 +24,9 @@ use crypten_core::RingTensor;
 
 /// Divides a shared value by `2^bits`, rounding to one of the two nearest integers.
 ///
-/// Rounds: 0 with 2 parties; 1 with 3+ parties. Bytes per party with 3+ parties:
-/// `8 * (N-1) * |x|` plus headers. Failure probability: see the module docs (2 parties only).
+/// Rounds: 0 with 1 or 2 parties (exact with one); 1 with 3+ parties. Bytes per party with
+/// 3+ parties: `8 * (N-1) * |x|` plus headers. Failure probability: see the module docs (2
+/// parties only).
 /// Requires `|x| < 2^62`.
 ///
 /// # Errors
@@ -36,6 +37,10 @@ pub fn truncate(sess: &Session, x: &RingTensor, bits: u32) -> Result<RingTensor>
             op: "truncate",
             reason: format!("cannot shift by {bits} bits"),
         });
+    }
+    if sess.parties() == 1 {
+        // The one share is the value: shifting it is exact.
+        return Ok(x.sar(bits));
     }
     if sess.parties() == 2 {
         return Ok(if sess.rank() == 0 {
