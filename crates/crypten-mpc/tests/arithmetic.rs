@@ -370,3 +370,50 @@ fn small_public_factors_keep_their_precision() {
         }
     }
 }
+
+/// One party: the protocol on unshared data (the paper's one-party baseline), both providers,
+/// exact truncation, and the costs of two parties in rounds.
+#[test]
+fn one_party_runs_the_protocol_on_unshared_data() {
+    let x = data(&[8, 16], 3.0, 41);
+    let w = data(&[16, 4], 1.0, 42);
+    for provider in PROVIDERS {
+        let got = run(1, provider, |sess| {
+            let a = CrypTensor::from_array(&sess, &x, 0)?;
+            let b = CrypTensor::from_array(&sess, &w, 0)?;
+            let y = a.matmul(&b)?.relu()?.mul(&a.narrow(1, 0, 4)?)?;
+            let before = sess.stats();
+            let s = a.softmax(1)?;
+            let rounds = sess.stats().since(&before).rounds;
+            Ok((y.get_plain_text()?, s.get_plain_text()?, rounds))
+        })
+        .unwrap();
+        let (y, s, rounds) = &got[0];
+        let mut want = ndarray::Array2::<f64>::zeros((8, 4));
+        for i in 0..8 {
+            for j in 0..4 {
+                let dot: f64 = (0..16).map(|k| x[[i, k]] * w[[k, j]]).sum();
+                want[[i, j]] = dot.max(0.0) * x[[i, j]];
+            }
+        }
+        assert!(max_abs_diff(y, &want.into_dyn()) < 1e-2, "{provider:?}");
+        for i in 0..8 {
+            let m = (0..16).map(|k| x[[i, k]]).fold(f64::MIN, f64::max);
+            let z: f64 = (0..16).map(|k| (x[[i, k]] - m).exp()).sum();
+            for k in 0..16 {
+                assert!((s[[i, k]] - (x[[i, k]] - m).exp() / z).abs() < 1e-3);
+            }
+        }
+        let two = run(2, provider, |sess| {
+            let a = CrypTensor::from_array(&sess, &x, 0)?;
+            let before = sess.stats();
+            a.softmax(1)?;
+            Ok(sess.stats().since(&before).rounds)
+        })
+        .unwrap();
+        assert_eq!(
+            *rounds, two[0],
+            "{provider:?}: one party costs other rounds than two"
+        );
+    }
+}
