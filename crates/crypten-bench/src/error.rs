@@ -15,6 +15,17 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A model or graph failed to build or run.
+    #[error(transparent)]
+    Nn(#[from] crypten::nn::Error),
+    /// A plot could not be drawn.
+    #[error("cannot draw {path}: {reason}")]
+    Plot {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
     /// An unknown op name was requested.
     #[error("unknown benchmark op `{0}`")]
     UnknownOp(String),

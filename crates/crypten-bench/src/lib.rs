@@ -10,6 +10,7 @@ mod error;
 mod measure;
 pub mod models;
 pub mod ops;
+pub mod paper;
 mod record;
 
 pub use error::{Error, Result};

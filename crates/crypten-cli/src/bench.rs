@@ -1,10 +1,13 @@
 //! `crypten bench`: the benchmark suites, each party running them and party 0 reporting.
 
-use crate::launch::{LaunchArgs, launch};
+use crate::launch::{LaunchArgs, ProviderArg, launch};
 use crate::party::{PartyArgs, with_session};
+use anyhow::{Context, bail, ensure};
 use crypten_bench::models::run_models;
 use crypten_bench::ops::{OpsConfig, run_suite};
+use crypten_bench::paper::{CellConfig, CellRecord, PAPER_MODELS, run_cell, write_report};
 use crypten_bench::{print_table, write_json};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Options every suite takes.
@@ -31,12 +34,72 @@ pub(crate) enum Suite {
     /// End to end: MLP inference and training step, LeNet inference (model at party 0, data
     /// at party 1).
     Models(SuiteArgs),
+    /// The CrypTen paper's benchmarks: text, Wav2Letter, ResNet-18 and ViT-B/16 inference per
+    /// party count and batch size, each cell its own processes; JSON and a report with plots.
+    Paper(PaperArgs),
+    /// One cell of `bench paper`, as a party.
+    #[command(hide = true)]
+    PaperCell(CellArgs),
+}
+
+/// Arguments of `crypten bench paper`.
+#[derive(clap::Args)]
+pub(crate) struct PaperArgs {
+    /// Models: text, wav2letter, resnet18, vit_b16.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "text,wav2letter,resnet18,vit_b16"
+    )]
+    models: Vec<String>,
+    /// Party counts (1 runs the protocol on unshared data, in this process).
+    #[arg(long, value_delimiter = ',', default_value = "2,3")]
+    parties: Vec<usize>,
+    /// Batch sizes.
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    batch: Vec<usize>,
+    /// Preprocessing provider: ttp or tfp.
+    #[arg(long, value_enum, default_value = "ttp")]
+    provider: ProviderArg,
+    /// Measured batches per cell, after a warm-up batch.
+    #[arg(long, default_value_t = 1)]
+    reps: usize,
+    /// Write the records to this JSON file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Keep the records already in the JSON file (a cell measured again replaces its record).
+    #[arg(long)]
+    append: bool,
+    /// Write DIR/report.md and the plots from all the records.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Small versions of the models (for tests).
+    #[arg(long)]
+    small: bool,
+}
+
+/// Arguments of one cell.
+#[derive(clap::Args)]
+pub(crate) struct CellArgs {
+    #[arg(long)]
+    model: String,
+    #[arg(long)]
+    batch: usize,
+    #[arg(long)]
+    reps: usize,
+    #[arg(long)]
+    small: bool,
+    /// Where party 0 writes the record.
+    #[arg(long)]
+    out: PathBuf,
 }
 
 pub(crate) fn bench(suite: Suite) -> anyhow::Result<ExitCode> {
     let (name, args) = match suite {
         Suite::Ops(args) => ("ops", args),
         Suite::Models(args) => ("models", args),
+        Suite::Paper(args) => return paper(&args),
+        Suite::PaperCell(args) => return paper_cell(&args),
     };
     if std::env::var_os("RANK").is_none() {
         let mut command = vec![
@@ -82,4 +145,176 @@ pub(crate) fn bench(suite: Suite) -> anyhow::Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+fn cell_config(model: &str, batch: usize, reps: usize, small: bool) -> CellConfig {
+    CellConfig {
+        model: model.to_string(),
+        batch,
+        reps,
+        small,
+    }
+}
+
+/// One cell as a party of the computation `crypten launch` set up; party 0 writes the record.
+fn paper_cell(args: &CellArgs) -> anyhow::Result<ExitCode> {
+    let cfg = cell_config(&args.model, args.batch, args.reps, args.small);
+    let record = with_session(|sess| Ok(run_cell(sess, &cfg)?))?;
+    if let Some(record) = record {
+        std::fs::write(&args.out, serde_json::to_vec(&record)?)
+            .with_context(|| format!("cannot write {}", args.out.display()))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// This machine, for the report.
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or_else(String::new, |kb| {
+            format!(", {:.0} GiB", kb / 1024.0 / 1024.0)
+        });
+    format!("{cpu}, {cores} cores{memory}")
+}
+
+fn read_records(path: &Path) -> anyhow::Result<Vec<CellRecord>> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} holds no paper records", path.display()))
+}
+
+/// `crypten bench paper`: every cell, its own processes, then the JSON and the report.
+fn paper(args: &PaperArgs) -> anyhow::Result<ExitCode> {
+    for m in &args.models {
+        ensure!(
+            PAPER_MODELS.contains(&m.as_str()),
+            "unknown model {m}: one of {}",
+            PAPER_MODELS.join(", ")
+        );
+    }
+    ensure!(
+        args.parties.iter().all(|&n| (1..=64).contains(&n)),
+        "--parties must be between 1 and 64"
+    );
+    ensure!(
+        args.batch.iter().all(|&b| (1..=1024).contains(&b)),
+        "--batch must be between 1 and 1024"
+    );
+    ensure!(
+        (1..=1000).contains(&args.reps),
+        "--reps must be between 1 and 1000"
+    );
+    let mut records = match (&args.json, args.append) {
+        (Some(path), true) if path.exists() => read_records(path)?,
+        _ => Vec::new(),
+    };
+    let cells: Vec<(&String, usize, usize)> = args
+        .models
+        .iter()
+        .flat_map(|m| {
+            args.batch
+                .iter()
+                .flat_map(move |&b| args.parties.iter().map(move |&n| (m, n, b)))
+        })
+        .collect();
+    let scratch = std::env::temp_dir().join(format!("crypten-paper-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch)?;
+    for (i, &(model, parties, batch)) in cells.iter().enumerate() {
+        eprintln!(
+            "[{}/{}] {model}, {parties} part{}, batch {batch}, {} ...",
+            i + 1,
+            cells.len(),
+            if parties == 1 { "y" } else { "ies" },
+            args.provider.0.name()
+        );
+        let cfg = cell_config(model, batch, args.reps, args.small);
+        let record = if parties == 1 {
+            let config = crypten::Config {
+                provider: args.provider.0,
+                ..crypten::Config::default()
+            };
+            crypten::simulator::run_with(1, config, |sess| {
+                run_cell(&sess, &cfg).map_err(|e| crypten::Error::Config(e.to_string()))
+            })?
+            .into_iter()
+            .flatten()
+            .next()
+            .context("the cell returned no record")?
+        } else {
+            let out = scratch.join(format!("cell{i}.json"));
+            let mut command = vec![
+                "bench".to_string(),
+                "paper-cell".into(),
+                "--model".into(),
+                model.clone(),
+                "--batch".into(),
+                batch.to_string(),
+                "--reps".into(),
+                args.reps.to_string(),
+                "--out".into(),
+                out.display().to_string(),
+            ];
+            if args.small {
+                command.push("--small".into());
+            }
+            let code = launch(&LaunchArgs {
+                parties,
+                provider: args.provider,
+                ttp: false,
+                timeout: 60.0,
+                command,
+            })?;
+            if code != ExitCode::SUCCESS {
+                bail!("the cell {model}, {parties} parties, batch {batch} failed");
+            }
+            let bytes =
+                std::fs::read(&out).with_context(|| format!("no record from {}", out.display()))?;
+            serde_json::from_slice::<CellRecord>(&bytes)?
+        };
+        eprintln!(
+            "[{}/{}] {model}, {parties} part(ies), batch {batch}: {:.4} s/sample, {:.2} MB sent/sample (party 0), {:.1} rounds/sample, NMSE {:.1e}",
+            i + 1,
+            cells.len(),
+            record.seconds_per_sample,
+            record.bytes_sent_per_sample.first().copied().unwrap_or(0.0) / 1e6,
+            record.rounds_per_sample,
+            record.nmse
+        );
+        records.retain(|r| {
+            !(r.model == record.model
+                && r.parties == record.parties
+                && r.batch == record.batch
+                && r.provider == record.provider
+                && r.small == record.small)
+        });
+        records.push(record);
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_vec_pretty(&records)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("wrote {} records to {}", records.len(), path.display());
+    }
+    if let Some(dir) = &args.report {
+        let command: Vec<String> = std::env::args().collect();
+        write_report(dir, &records, &command.join(" "), &machine())?;
+        eprintln!("wrote {}", dir.join("report.md").display());
+    }
+    Ok(ExitCode::SUCCESS)
 }

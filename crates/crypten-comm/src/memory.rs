@@ -148,20 +148,20 @@ impl Communicator for MemoryComm {
             return Err(self.invalid(peer));
         };
         let mut inbox = lock(inbox);
-        let frame = inbox
-            .rx
-            .recv_timeout(self.config.recv_timeout)
-            .map_err(|e| match e {
-                RecvTimeoutError::Timeout => Error::Timeout {
-                    peer,
-                    op: op.to_owned(),
-                    after: self.config.recv_timeout,
-                },
-                RecvTimeoutError::Disconnected => Error::PeerClosed {
-                    peer,
-                    op: op.to_owned(),
-                },
-            })?;
+        let started = std::time::Instant::now();
+        let received = inbox.rx.recv_timeout(self.config.recv_timeout);
+        self.stats.record_wait(started.elapsed());
+        let frame = received.map_err(|e| match e {
+            RecvTimeoutError::Timeout => Error::Timeout {
+                peer,
+                op: op.to_owned(),
+                after: self.config.recv_timeout,
+            },
+            RecvTimeoutError::Disconnected => Error::PeerClosed {
+                peer,
+                op: op.to_owned(),
+            },
+        })?;
         // TCP rejects such a frame while decoding it; reject it here too so both behave alike.
         let len = frame.payload.len() as u64;
         if len > self.config.max_frame_bytes {

@@ -92,6 +92,7 @@ pub struct Stats {
     bytes_received: AtomicU64,
     messages_sent: AtomicU64,
     rounds: AtomicU64,
+    waiting_nanos: AtomicU64,
     per_op: Mutex<BTreeMap<String, OpStats>>,
 }
 
@@ -133,6 +134,19 @@ impl Stats {
                 ..OpStats::default()
             },
         );
+    }
+
+    /// Adds time spent blocked waiting for a peer's message (not part of the snapshots, which
+    /// count traffic exactly; timings differ from run to run).
+    pub fn record_wait(&self, waited: std::time::Duration) {
+        let nanos = u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX);
+        self.waiting_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    /// Total time spent blocked waiting for peers' messages so far: with the elapsed time, the
+    /// split between computing and waiting on the network.
+    pub fn waiting(&self) -> std::time::Duration {
+        std::time::Duration::from_nanos(self.waiting_nanos.load(Ordering::Relaxed))
     }
 
     /// Total bytes sent so far, without taking the per-operation lock.

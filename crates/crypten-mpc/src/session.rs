@@ -153,6 +153,12 @@ impl Session {
         self.inner.comm.stats().snapshot()
     }
 
+    /// Time this party has spent blocked waiting for its peers' messages (the rest of the
+    /// elapsed time is computing, or waiting on something else).
+    pub fn waiting(&self) -> std::time::Duration {
+        self.inner.comm.stats().waiting()
+    }
+
     /// Whether two handles refer to the same session.
     pub fn same(&self, other: &Session) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)

@@ -410,17 +410,19 @@ impl Communicator for NetComm {
         let event = match inbox.rx.try_recv() {
             Ok(event) => event,
             Err(_) if ended => return Err(self.ended(link, peer, op)),
-            Err(_) => inbox
-                .rx
-                .recv_timeout(self.config.recv_timeout)
-                .map_err(|e| match e {
+            Err(_) => {
+                let started = std::time::Instant::now();
+                let received = inbox.rx.recv_timeout(self.config.recv_timeout);
+                self.stats.record_wait(started.elapsed());
+                received.map_err(|e| match e {
                     RecvTimeoutError::Timeout => Error::Timeout {
                         peer,
                         op: op.to_owned(),
                         after: self.config.recv_timeout,
                     },
                     RecvTimeoutError::Disconnected => self.ended(link, peer, op),
-                })?,
+                })?
+            }
         };
         let frame = match event {
             Incoming::Frame(frame) => frame,
