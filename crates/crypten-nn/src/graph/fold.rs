@@ -3,7 +3,7 @@
 //! weight: the part of the model that touches private data.
 
 use super::{Constant, GraphSpec};
-use crate::{Error, Result};
+use crate::Result;
 use crypten_autograd::{Tensor, Variable};
 use std::collections::{HashMap, HashSet};
 
@@ -37,14 +37,7 @@ impl GraphSpec {
                 .iter()
                 .map(|name| known.get(name).cloned())
                 .collect();
-            let outputs = node
-                .op
-                .eval(&args, node.outputs.len())
-                .map_err(|e| Error::Node {
-                    node: node.name.clone(),
-                    op: node.op.name(),
-                    cause: Box::new(e),
-                })?;
+            let outputs = node.eval(&args)?;
             for (name, value) in node.outputs.iter().zip(outputs) {
                 if let Tensor::Plain(a) = value.value() {
                     self.constants.push(Constant::new(name.clone(), a));

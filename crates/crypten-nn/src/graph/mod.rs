@@ -167,14 +167,7 @@ impl Graph {
                 })
                 .collect::<Result<Vec<_>>>()?;
             let before = sess.map(|s| (s.stats(), Instant::now()));
-            let outputs = node
-                .op
-                .eval(&args, node.outputs.len())
-                .map_err(|e| Error::Node {
-                    node: node.name.clone(),
-                    op: node.op.name(),
-                    cause: Box::new(e),
-                })?;
+            let outputs = node.eval(&args)?;
             if let (Some(s), Some((stats, start))) = (sess, before) {
                 let d = s.stats().since(&stats);
                 costs.push(NodeCost {

@@ -79,6 +79,25 @@ pub struct Node {
     pub outputs: Vec<String>,
 }
 
+impl Node {
+    /// Applies the node's operation to its input values, naming the node in any error.
+    ///
+    /// # Errors
+    /// `Node` wrapping the operation's error.
+    pub fn eval(
+        &self,
+        args: &[Option<crypten_autograd::Variable>],
+    ) -> Result<Vec<crypten_autograd::Variable>> {
+        self.op
+            .eval(args, self.outputs.len())
+            .map_err(|e| Error::Node {
+                node: self.name.clone(),
+                op: self.op.name(),
+                cause: Box::new(e),
+            })
+    }
+}
+
 impl Input {
     /// Checks a value's shape against the declared one (the value of a one-hot input has the
     /// trailing dimension of the classes).
