@@ -236,13 +236,13 @@ fn paper(args: &PaperArgs) -> anyhow::Result<ExitCode> {
     let scratch = std::env::temp_dir().join(format!("crypten-paper-{}", std::process::id()));
     std::fs::create_dir_all(&scratch)?;
     for (i, &(model, parties, batch)) in cells.iter().enumerate() {
-        eprintln!(
-            "[{}/{}] {model}, {parties} part{}, batch {batch}, {} ...",
+        let head = format!(
+            "[{}/{}] {model}, {parties} {}, batch {batch}",
             i + 1,
             cells.len(),
-            if parties == 1 { "y" } else { "ies" },
-            args.provider.0.name()
+            if parties == 1 { "party" } else { "parties" },
         );
+        eprintln!("{head}, {} ...", args.provider.0.name());
         let cfg = cell_config(model, batch, args.reps, args.small);
         let record = if parties == 1 {
             let config = crypten::Config {
@@ -288,9 +288,7 @@ fn paper(args: &PaperArgs) -> anyhow::Result<ExitCode> {
             serde_json::from_slice::<CellRecord>(&bytes)?
         };
         eprintln!(
-            "[{}/{}] {model}, {parties} part(ies), batch {batch}: {:.4} s/sample, {:.2} MB sent/sample (party 0), {:.1} rounds/sample, NMSE {:.1e}",
-            i + 1,
-            cells.len(),
+            "{head}: {:.4} s/sample, {:.2} MB sent/sample (party 0), {:.1} rounds/sample, NMSE {:.1e}",
             record.seconds_per_sample,
             record.bytes_sent_per_sample.first().copied().unwrap_or(0.0) / 1e6,
             record.rounds_per_sample,
