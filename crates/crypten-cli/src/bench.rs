@@ -233,6 +233,7 @@ fn paper(args: &PaperArgs) -> anyhow::Result<ExitCode> {
                 .flat_map(move |&b| args.parties.iter().map(move |&n| (m, n, b)))
         })
         .collect();
+    let invocation = std::env::args().collect::<Vec<_>>().join(" ");
     let scratch = std::env::temp_dir().join(format!("crypten-paper-{}", std::process::id()));
     std::fs::create_dir_all(&scratch)?;
     for (i, &(model, parties, batch)) in cells.iter().enumerate() {
@@ -244,7 +245,7 @@ fn paper(args: &PaperArgs) -> anyhow::Result<ExitCode> {
         );
         eprintln!("{head}, {} ...", args.provider.0.name());
         let cfg = cell_config(model, batch, args.reps, args.small);
-        let record = if parties == 1 {
+        let mut record = if parties == 1 {
             let config = crypten::Config {
                 provider: args.provider.0,
                 ..crypten::Config::default()
@@ -294,6 +295,7 @@ fn paper(args: &PaperArgs) -> anyhow::Result<ExitCode> {
             record.rounds_per_sample,
             record.nmse
         );
+        record.command.clone_from(&invocation);
         records.retain(|r| {
             !(r.model == record.model
                 && r.parties == record.parties
@@ -310,8 +312,7 @@ fn paper(args: &PaperArgs) -> anyhow::Result<ExitCode> {
         eprintln!("wrote {} records to {}", records.len(), path.display());
     }
     if let Some(dir) = &args.report {
-        let command: Vec<String> = std::env::args().collect();
-        write_report(dir, &records, &command.join(" "), &machine())?;
+        write_report(dir, &records, &machine())?;
         eprintln!("wrote {}", dir.join("report.md").display());
     }
     Ok(ExitCode::SUCCESS)

@@ -5,7 +5,9 @@ use crate::proto::{ModelProto, NodeProto, type_proto};
 use crate::tensor::{decode, dtype_of, type_name};
 use crate::{Error, Result, Unsupported};
 use crypten_nn::graph::op::DType;
-use crypten_nn::graph::{Constant, Encoding, Graph, GraphSpec, Input, Node, Op, WeightSpec};
+use crypten_nn::graph::{
+    Constant, Encoding, Graph, GraphSpec, Input, Node, Op, WeightSpec, fold_channel_affine,
+};
 use ndarray::ArrayD;
 use prost::Message;
 use std::collections::{HashMap, HashSet};
@@ -370,10 +372,14 @@ fn import(model: &ModelProto) -> Result<Model> {
         .filter(|(w, _)| read.contains(w.name.as_str()))
         .unzip();
     spec.weights = kept_specs;
+    let mut weights = kept_values;
+    // A batch normalization after a convolution (an export that kept it) joins the
+    // convolution's weights: one private product fewer.
+    fold_channel_affine(&mut spec, &mut weights);
     spec.validate()?;
     Ok(Model {
         spec,
-        weights: kept_values,
+        weights,
         opset,
     })
 }

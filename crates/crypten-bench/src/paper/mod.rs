@@ -58,6 +58,9 @@ pub struct CellRecord {
     pub plaintext_seconds_per_sample: f64,
     /// Normalized MSE of the revealed output against the plaintext model's.
     pub nmse: f64,
+    /// The command that measured the cell (set by `crypten bench paper`).
+    #[serde(default)]
+    pub command: String,
 }
 
 /// One cell's parameters.
@@ -296,5 +299,6 @@ pub fn run_cell(sess: &Session, cfg: &CellConfig) -> Result<Option<CellRecord>> 
         waiting_per_sample: all.iter().map(|f| per(f.waiting)).collect(),
         plaintext_seconds_per_sample: plaintext / cfg.batch as f64,
         nmse: err / power.max(1e-300),
+        command: String::new(),
     }))
 }

@@ -104,23 +104,29 @@ fn mb(v: f64) -> String {
     format!("{:.1}", v / 1e6)
 }
 
-/// Writes `dir/report.md` and the plots for `records`, headed by `command` and `machine`.
+/// Writes `dir/report.md` and the plots for `records`, headed by the commands that measured
+/// them and `machine`.
 ///
 /// # Errors
 /// Files that cannot be written; plots that cannot be drawn.
-pub fn write_report(
-    dir: &Path,
-    records: &[CellRecord],
-    command: &str,
-    machine: &str,
-) -> Result<()> {
+pub fn write_report(dir: &Path, records: &[CellRecord], machine: &str) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|source| Error::Write {
         path: dir.display().to_string(),
         source,
     })?;
     let mut md = String::new();
     let _ = writeln!(md, "# The CrypTen paper's benchmarks, crypten-rs\n");
-    let _ = writeln!(md, "Command: `{command}`\n\nMachine: {machine}\n");
+    let mut commands: Vec<&str> = Vec::new();
+    for r in records {
+        if !r.command.is_empty() && !commands.contains(&r.command.as_str()) {
+            commands.push(&r.command);
+        }
+    }
+    let _ = writeln!(md, "Commands (each adds or replaces its cells):\n");
+    for c in commands {
+        let _ = writeln!(md, "- `{c}`");
+    }
+    let _ = writeln!(md, "\nMachine: {machine}\n");
     let _ = writeln!(
         md,
         "Each cell runs as separate processes over loopback (parties, and the dealer for `ttp`); \

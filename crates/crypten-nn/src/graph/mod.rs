@@ -17,6 +17,7 @@ pub mod op;
 mod share;
 mod spec;
 
+pub use fold::fold_channel_affine;
 pub use op::Op;
 pub use spec::{Constant, Encoding, GraphSpec, Input, Node, WeightSpec};
 

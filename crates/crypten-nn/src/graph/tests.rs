@@ -223,3 +223,106 @@ fn gradients_flow_through_the_graph_encrypted_as_in_plaintext() {
         );
     }
 }
+
+fn conv() -> Op {
+    Op::Conv(op::Conv {
+        group: 1,
+        ..op::Conv::default()
+    })
+}
+
+/// `conv(x) -> affine -> relu`, twice: the first convolution has a bias, the second none and
+/// its output is also read by an `Add`, so only the first pair may be folded.
+fn conv_affine_spec() -> (GraphSpec, Vec<ArrayD<f64>>) {
+    let weight = |name: &str, shape: &[usize]| WeightSpec {
+        name: name.into(),
+        shape: shape.to_vec(),
+    };
+    let spec = GraphSpec {
+        inputs: vec![Input {
+            name: "x".into(),
+            shape: vec![None, Some(2), Some(5), Some(5)],
+            encoding: Encoding::Values,
+        }],
+        outputs: vec!["y".into()],
+        nodes: vec![
+            node("c1", conv(), &["x", "w1", "b1"], &["h1"]),
+            node("bn1", Op::ChannelAffine, &["h1", "s1", "t1"], &["a1"]),
+            node("r1", Op::Relu, &["a1"], &["z1"]),
+            node("c2", conv(), &["z1", "w2"], &["h2"]),
+            node("bn2", Op::ChannelAffine, &["h2", "s2", "t2"], &["a2"]),
+            node("skip", Op::Add, &["a2", "h2"], &["y"]),
+        ],
+        constants: vec![],
+        weights: vec![
+            weight("w1", &[3, 2, 3, 3]),
+            weight("b1", &[3]),
+            weight("s1", &[3]),
+            weight("t1", &[3]),
+            weight("w2", &[2, 3, 1, 1]),
+            weight("s2", &[2]),
+            weight("t2", &[2]),
+        ],
+    };
+    let mut prg = crypten_core::Prg::from_seed([3; 16]);
+    let weights = spec
+        .weights
+        .iter()
+        .map(|w| ArrayD::from_shape_simple_fn(IxDyn(&w.shape), || prg.uniform_f64() * 2.0 - 1.0))
+        .collect();
+    (spec, weights)
+}
+
+#[test]
+fn channel_affine_after_a_convolution_folds_into_its_weights() {
+    let (spec, weights) = conv_affine_spec();
+    let x = ArrayD::from_shape_fn(IxDyn(&[2, 2, 5, 5]), |i| {
+        ((i[0] * 7 + i[1] * 5 + i[2] * 3 + i[3]) % 11) as f64 / 5.0 - 1.0
+    });
+    let run = |spec: GraphSpec, weights: Vec<ArrayD<f64>>| {
+        let graph = Graph::new(spec, weights).unwrap();
+        let y = graph
+            .forward(&Variable::constant(Tensor::Plain(x.clone())))
+            .unwrap();
+        y.value().to_plain().unwrap()
+    };
+    let want = run(spec.clone(), weights.clone());
+    let (mut folded, mut folded_weights) = (spec, weights);
+    assert_eq!(fold_channel_affine(&mut folded, &mut folded_weights), 1);
+    let names: Vec<&str> = folded.nodes.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(names, ["c1", "r1", "c2", "bn2", "skip"]);
+    let kept: Vec<&str> = folded.weights.iter().map(|w| w.name.as_str()).collect();
+    assert_eq!(
+        kept,
+        ["w1", "t1", "w2", "s2", "t2"],
+        "scale and old bias dropped"
+    );
+    assert_eq!(folded.nodes[0].inputs, ["x", "w1", "t1"]);
+    assert_eq!(folded.nodes[0].outputs, ["a1"]);
+    let got = run(folded, folded_weights);
+    let err = (got - &want).iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    assert!(err < 1e-12, "folded graph off by {err}");
+}
+
+#[test]
+fn channel_affine_after_a_convolution_without_bias_takes_the_shift_as_bias() {
+    let (mut spec, weights) = conv_affine_spec();
+    // Make the second pair foldable: the Add reads the affine's output twice instead.
+    spec.nodes[5].inputs = vec!["a2".into(), "a2".into()];
+    let x = ArrayD::from_elem(IxDyn(&[1, 2, 5, 5]), 0.5);
+    let run = |spec: GraphSpec, weights: Vec<ArrayD<f64>>| {
+        let graph = Graph::new(spec, weights).unwrap();
+        let y = graph
+            .forward(&Variable::constant(Tensor::Plain(x.clone())))
+            .unwrap();
+        y.value().to_plain().unwrap()
+    };
+    let want = run(spec.clone(), weights.clone());
+    let (mut folded, mut folded_weights) = (spec, weights);
+    assert_eq!(fold_channel_affine(&mut folded, &mut folded_weights), 2);
+    assert_eq!(folded.nodes.len(), 4);
+    assert_eq!(folded.nodes[2].inputs, ["z1", "w2", "t2"]);
+    let got = run(folded, folded_weights);
+    let err = (got - &want).iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    assert!(err < 1e-12, "folded graph off by {err}");
+}

@@ -1,7 +1,9 @@
 //! Building a `Graph` by hand: inputs, weights drawn from a seed, constants and nodes.
 
 use crate::graph::op::{AutoPad, Conv, Gemm, Pool};
-use crate::graph::{Constant, Encoding, Graph, GraphSpec, Input, Node, Op, WeightSpec};
+use crate::graph::{
+    Constant, Encoding, Graph, GraphSpec, Input, Node, Op, WeightSpec, fold_channel_affine,
+};
 use crate::{Result, init};
 use crypten_core::Prg;
 use ndarray::{ArrayD, IxDyn};
@@ -199,8 +201,8 @@ impl Builder {
         self.spec
     }
 
-    /// The graph with its weights drawn from `seed`.
-    pub(crate) fn finish(self, outputs: &[&str], seed: u64) -> Result<Graph> {
+    /// The spec and its weights drawn from `seed`.
+    fn draw(self, outputs: &[&str], seed: u64) -> (GraphSpec, Vec<ArrayD<f64>>) {
         let inits = self.inits.clone();
         let spec = self.spec(outputs);
         let mut key = [0u8; 16];
@@ -215,6 +217,21 @@ impl Builder {
                 Init::Fill(v) => ArrayD::from_elem(IxDyn(&w.shape), v),
             })
             .collect();
+        (spec, weights)
+    }
+
+    /// The graph with its weights drawn from `seed`.
+    pub(crate) fn finish(self, outputs: &[&str], seed: u64) -> Result<Graph> {
+        let (spec, weights) = self.draw(outputs, seed);
+        Graph::new(spec, weights)
+    }
+
+    /// The graph for inference, as an export in evaluation mode gives it: each batch
+    /// normalization after a convolution folded into the convolution's weights by the model
+    /// owner (one private product fewer per convolution).
+    pub(crate) fn finish_for_inference(self, outputs: &[&str], seed: u64) -> Result<Graph> {
+        let (mut spec, mut weights) = self.draw(outputs, seed);
+        fold_channel_affine(&mut spec, &mut weights);
         Graph::new(spec, weights)
     }
 }

@@ -111,11 +111,12 @@ pub fn resnet18_spec(c: &ResNetConfig) -> GraphSpec {
     b.spec(&[&y])
 }
 
-/// ResNet-18 with weights drawn from `seed`.
+/// ResNet-18 with weights drawn from `seed`, for inference: each batch normalization folded
+/// into the convolution before it, as PyTorch's export in evaluation mode gives it.
 ///
 /// # Errors
 /// Never for a valid config (the graph is checked).
 pub fn resnet18(c: &ResNetConfig, seed: u64) -> Result<Graph> {
     let (b, y) = build(c);
-    b.finish(&[&y], seed)
+    b.finish_for_inference(&[&y], seed)
 }
