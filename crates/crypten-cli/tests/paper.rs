@@ -120,9 +120,28 @@ fn small_cells_records_progress_and_report() {
         assert_eq!(rounds(1), 2.0 * rounds(2), "{model}, {parties} parties");
     }
 
+    // The profile of each cell: its operations and their rounds (party 0, the same batch).
+    for rec in records {
+        let profile = rec["profile"].as_array().unwrap();
+        assert!(!profile.is_empty(), "{rec}");
+        let ops: Vec<&str> = profile.iter().map(|o| o["op"].as_str().unwrap()).collect();
+        assert!(ops.contains(&"MatMul") || ops.contains(&"Conv"), "{ops:?}");
+        let rounds: f64 = profile.iter().map(|o| o["rounds"].as_f64().unwrap()).sum();
+        // The cell's rounds also count the reveal of the output.
+        let reveal = rec["rounds_per_sample"].as_f64().unwrap() - rounds;
+        assert!(
+            (0.0..=1.0).contains(&reveal),
+            "the profile's rounds add up to the cell's: {rec}"
+        );
+    }
+
     // The report: tables naming each model, the command and the plots it links.
     let md = std::fs::read_to_string(report.join("report.md")).unwrap();
     assert!(md.contains("bench paper"), "the command is recorded:\n{md}");
+    assert!(
+        md.contains("Where the time goes"),
+        "a profile per model:\n{md}"
+    );
     for model in ["text", "resnet18"] {
         assert!(md.contains(model), "{model} in the report:\n{md}");
         for kind in ["time", "bytes", "rounds", "split"] {

@@ -16,6 +16,7 @@ pub use report::write_report;
 use crate::Result;
 use crypten::autograd::no_grad;
 use crypten::ndarray::{ArrayD, IxDyn};
+use crypten::nn::graph::NodeCost;
 use crypten::nn::zoo::{
     ResNetConfig, TextConfig, VitConfig, Wav2LetterConfig, resnet18, text, vit, wav2letter,
 };
@@ -61,6 +62,53 @@ pub struct CellRecord {
     /// The command that measured the cell (set by `crypten bench paper`).
     #[serde(default)]
     pub command: String,
+    /// Where party 0's time went in the last measured batch, per operation type, most
+    /// expensive first.
+    #[serde(default)]
+    pub profile: Vec<OpCost>,
+}
+
+/// One operation type's share of a forward pass, per sample (party 0).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct OpCost {
+    /// The operation, by its ONNX name.
+    pub op: String,
+    /// Nodes of that type.
+    pub nodes: usize,
+    /// Seconds per sample.
+    pub seconds: f64,
+    /// Rounds per sample.
+    pub rounds: f64,
+    /// Bytes party 0 sent, per sample.
+    pub bytes_sent: f64,
+}
+
+/// Adds up node costs per operation type, most expensive first.
+fn by_op(costs: &[NodeCost], batch: usize) -> Vec<OpCost> {
+    let mut ops: Vec<OpCost> = Vec::new();
+    let b = batch as f64;
+    for c in costs {
+        let entry = match ops.iter_mut().position(|o| o.op == c.op) {
+            Some(i) => &mut ops[i],
+            None => {
+                ops.push(OpCost {
+                    op: c.op.to_string(),
+                    nodes: 0,
+                    seconds: 0.0,
+                    rounds: 0.0,
+                    bytes_sent: 0.0,
+                });
+                let last = ops.len() - 1;
+                &mut ops[last]
+            }
+        };
+        entry.nodes += 1;
+        entry.seconds += c.seconds / b;
+        entry.rounds += c.rounds as f64 / b;
+        entry.bytes_sent += c.bytes_sent as f64 / b;
+    }
+    ops.sort_by(|a, b| b.seconds.total_cmp(&a.seconds));
+    ops
 }
 
 /// One cell's parameters.
@@ -227,22 +275,24 @@ pub fn run_cell(sess: &Session, cfg: &CellConfig) -> Result<Option<CellRecord>> 
         None
     };
     let inputs = graph.share_inputs(sess, data_owner, data)?;
-    let forward = || -> Result<ArrayD<f64>> {
-        let y = no_grad(|| graph.forward_all(&inputs))?;
+    let forward = || -> Result<(ArrayD<f64>, Vec<NodeCost>)> {
+        let (y, costs) = no_grad(|| graph.forward_profiled(&inputs, sess))?;
         let first = y
             .first()
             .ok_or_else(|| crate::Error::UnknownOp("a model without outputs".into()))?;
-        Ok(first.value().to_plain()?)
+        Ok((first.value().to_plain()?, costs))
     };
     forward()?; // warm-up
     let before = sess.stats();
     let waited = sess.waiting();
     let mut seconds = Vec::with_capacity(reps);
     let mut output = None;
+    let mut costs = Vec::new();
     for _ in 0..reps {
         let start = Instant::now();
-        output = Some(forward()?);
+        let (y, c) = forward()?;
         seconds.push(start.elapsed().as_secs_f64());
+        (output, costs) = (Some(y), c);
     }
     let traffic = sess.stats().since(&before);
     let mine = PartyFigures {
@@ -300,5 +350,6 @@ pub fn run_cell(sess: &Session, cfg: &CellConfig) -> Result<Option<CellRecord>> 
         plaintext_seconds_per_sample: plaintext / cfg.batch as f64,
         nmse: err / power.max(1e-300),
         command: String::new(),
+        profile: by_op(&costs, cfg.batch),
     }))
 }

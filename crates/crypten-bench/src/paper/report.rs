@@ -231,6 +231,36 @@ pub fn write_report(dir: &Path, records: &[CellRecord], machine: &str) -> Result
             &split,
         )?;
         let _ = writeln!(md, "![{model} split]({file})\n");
+        // Where the time goes: the cell with the fewest parties (beyond one) and the smallest
+        // batch that has a profile.
+        if let Some(c) = cells
+            .iter()
+            .filter(|c| !c.profile.is_empty())
+            .min_by_key(|c| (c.parties < 2, c.batch, c.parties))
+        {
+            let _ = writeln!(
+                md,
+                "Where the time goes ({} parties, batch {}, party 0, per sample; an operation's \
+                 cost includes the openings deferred into it):\n",
+                c.parties, c.batch
+            );
+            let _ = writeln!(md, "| operation | nodes | s | share | rounds | MB sent |");
+            let _ = writeln!(md, "| --- | --- | --- | --- | --- | --- |");
+            let total: f64 = c.profile.iter().map(|o| o.seconds).sum();
+            for o in c.profile.iter().take(10) {
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {:.4} | {:.0}% | {:.1} | {} |",
+                    o.op,
+                    o.nodes,
+                    o.seconds,
+                    100.0 * o.seconds / total.max(1e-12),
+                    o.rounds,
+                    mb(o.bytes_sent)
+                );
+            }
+            let _ = writeln!(md);
+        }
     }
     let path = dir.join("report.md");
     std::fs::write(&path, md).map_err(|source| Error::Write {
