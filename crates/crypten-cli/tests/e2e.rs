@@ -39,15 +39,14 @@ fn demo_with_three_parties_and_a_dealer_process() {
     assert!(stdout.contains("[party 0] my input: features"));
     assert!(!stdout.contains("[party 1] my input: features"));
     assert!(stdout.contains("[party 2] my input: bias"));
-    // Products cost one round with three parties too (the truncation is deferred); adding
-    // the settled bias settles the matmul's result (one round).
+    // Products cost one round with three parties too (the truncation is deferred), the
+    // bias included.
     let costs = |label: &str, rounds: u64| {
         stdout.lines().any(|l| {
             l.starts_with(&format!("[party 1] cost of {label} "))
                 && l.ends_with(&format!(" {rounds} round(s)"))
         })
     };
-    assert!(costs("X @ W", 1), "{stdout}");
     assert!(costs("Y = X @ W + b", 1), "{stdout}");
     assert!(costs("Y * Y", 1), "{stdout}");
 }
@@ -58,8 +57,8 @@ fn demo_launches_itself_with_defaults() {
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stdout.contains("[party 1] revealed Y * Y"), "{stdout}");
-    // With two parties truncation is local: the bias costs nothing.
-    for (label, rounds) in [("X @ W", 1), ("Y = X @ W + b", 0)] {
+    // With two parties as with more: one round for the linear layer, one per product.
+    for (label, rounds) in [("Y = X @ W + b", 1), ("Y * Y", 1)] {
         assert!(
             stdout
                 .lines()

@@ -88,13 +88,13 @@ pub fn complete(request: &Request, draws: &[Vec<RingTensor>]) -> Result<Vec<Ring
             let r = secret(0)?;
             Ok(vec![share_of(1, r.shr(*bits))?, share_of(2, r.shr(63))?])
         }
-        Request::DeferredMul { bits, deferred, .. } => {
+        Request::DeferredMul { bits, .. } => {
             // alpha and, for a deferred operand, msb(r), of both operands.
             let mut sides = Vec::with_capacity(2);
-            for (i, &d) in deferred.iter().enumerate() {
+            for (i, &b) in bits.iter().enumerate() {
                 let mask = secret(i)?;
-                sides.push(if d {
-                    (mask.shr(*bits).neg(), Some(mask.shr(63)))
+                sides.push(if b > 0 {
+                    (mask.shr(b).neg(), Some(mask.shr(63)))
                 } else {
                     (mask, None)
                 });
@@ -112,6 +112,11 @@ pub fn complete(request: &Request, draws: &[Vec<RingTensor>]) -> Result<Vec<Ring
             }
             if let Some(msb_x) = msb_x {
                 values.push(msb_x.mul(alpha_y)?);
+            }
+            if bits[0] + bits[1] > 64
+                && let (Some(msb_x), Some(msb_y)) = (msb_x, msb_y)
+            {
+                values.push(msb_x.mul(msb_y)?);
             }
             values
                 .into_iter()
@@ -292,25 +297,31 @@ mod tests {
 
     #[test]
     fn deferred_product_material_matches_its_masks() {
-        let bits = 16;
         for n in [2, 3, 5] {
-            for deferred in [[true, false], [false, true], [true, true], [false, false]] {
+            for bits in [
+                [16, 0],
+                [0, 16],
+                [16, 16],
+                [0, 0],
+                [36, 16],
+                [12, 40],
+                [36, 36],
+            ] {
                 let req = Request::DeferredMul {
                     x_shape: vec![3, 4],
                     y_shape: vec![3, 1],
                     bits,
-                    deferred,
                 };
                 let parts = deal_all(&req, &mut streams(n)).unwrap();
                 assert_eq!(parts[0].len(), req.part_shapes().unwrap().len());
                 let mut next = 2;
                 let mut sides = Vec::new();
-                for (i, &d) in deferred.iter().enumerate() {
+                for (i, &b) in bits.iter().enumerate() {
                     let mask = reconstruct(&parts, i);
-                    sides.push(if d {
+                    sides.push(if b > 0 {
                         let (alpha, msb) =
                             (reconstruct(&parts, next), reconstruct(&parts, next + 1));
-                        assert_eq!(alpha, mask.shr(bits).neg());
+                        assert_eq!(alpha, mask.shr(b).neg());
                         assert_eq!(msb, mask.shr(63));
                         next += 2;
                         (alpha, Some(msb))
@@ -329,15 +340,19 @@ mod tests {
                     assert_eq!(reconstruct(&parts, next), mx.mul(ay).unwrap());
                     next += 1;
                 }
-                assert_eq!(next, parts[0].len(), "{deferred:?}");
+                if let (Some(mx), Some(my), true) = (mx, my, bits[0] + bits[1] > 64) {
+                    assert_eq!(reconstruct(&parts, next), mx.mul(my).unwrap());
+                    next += 1;
+                }
+                assert_eq!(next, parts[0].len(), "{bits:?}");
             }
             let req = Request::DeferredSquare {
                 shape: vec![7],
-                bits,
+                bits: 36,
             };
             let parts = deal_all(&req, &mut streams(n)).unwrap();
             let r = reconstruct(&parts, 0);
-            let alpha = r.shr(bits).neg();
+            let alpha = r.shr(36).neg();
             assert_eq!(reconstruct(&parts, 1), alpha);
             assert_eq!(reconstruct(&parts, 2), r.shr(63));
             assert_eq!(reconstruct(&parts, 3), alpha.mul(&alpha).unwrap());
@@ -459,12 +474,20 @@ mod tests {
             y_shape: vec![4, 5],
         };
         assert!(bad_shapes.part_shapes().is_err());
-        for bits in [0, 33] {
+        for bits in [0, 49] {
             let deferred = Request::DeferredSquare {
                 shape: vec![1],
                 bits,
             };
             assert!(deferred.part_shapes().is_err(), "{bits} bits");
+        }
+        for bits in [[49, 0], [0, 60]] {
+            let deferred = Request::DeferredMul {
+                x_shape: vec![1],
+                y_shape: vec![1],
+                bits,
+            };
+            assert!(deferred.part_shapes().is_err(), "{bits:?} bits");
         }
         let bad_adder = Request::AdderLevel {
             shape: vec![1],

@@ -36,29 +36,29 @@ pub enum Request {
         /// How many bits the protocol shifts by.
         bits: u32,
     },
-    /// An elementwise fixed-point product whose operands may be *deferred*: untruncated
-    /// products at scale `2^(2 bits)` whose truncation by `bits` rides on this product's
-    /// opening (see `deferred`). Parts: one mask per operand (independent: the Beaver mask
-    /// `a` of a settled operand, the truncation mask `r` of a deferred one); for each deferred
-    /// operand `-(r >> bits)` and `msb(r)`; then `alpha_x * alpha_y`, and `alpha_x * msb(r_y)`
-    /// and `msb(r_x) * alpha_y` for a deferred `y` and `x` (dependent; `alpha` is `a` for a
-    /// settled operand and `-(r >> bits)` for a deferred one).
+    /// An elementwise fixed-point product whose operands may be *deferred*: values at scale
+    /// `2^(f + bits)` whose truncation by their own `bits` rides on this product's opening
+    /// (see `deferred`). Parts: one mask per operand (independent: the Beaver mask `a` of a
+    /// settled operand, the truncation mask `r` of a deferred one); for each deferred operand
+    /// `-(r >> bits)` and `msb(r)`; then `alpha_x * alpha_y`, and `alpha_x * msb(r_y)` and
+    /// `msb(r_x) * alpha_y` for a deferred `y` and `x` (dependent; `alpha` is `a` for a
+    /// settled operand and `-(r >> bits)` for a deferred one); and, when the two pending
+    /// truncations add up to more than 64 bits (so that the product of the two wrap terms does
+    /// not vanish in the ring), `msb(r_x) * msb(r_y)`.
     DeferredMul {
         /// Shape of the first operand.
         x_shape: Vec<usize>,
         /// Shape of the second operand.
         y_shape: Vec<usize>,
-        /// The truncation, `1..=32` bits.
-        bits: u32,
-        /// Which operands are deferred.
-        deferred: [bool; 2],
+        /// Each operand's pending truncation, `1..=48` bits, or 0 for a settled operand.
+        bits: [u32; 2],
     },
     /// The square of a deferred operand: `r` (independent); `alpha = -(r >> bits)`,
     /// `msb(r)`, `alpha^2` and `alpha * msb(r)` (dependent).
     DeferredSquare {
         /// The shape.
         shape: Vec<usize>,
-        /// The truncation, `1..=32` bits.
+        /// The truncation, `1..=48` bits.
         bits: u32,
     },
     /// [`Request::BitMul`] for a deferred operand, whose truncation by `bits` rides on the
@@ -68,7 +68,7 @@ pub enum Request {
     DeferredBitMul {
         /// Number of products.
         n: usize,
-        /// The truncation, `1..=32` bits.
+        /// The truncation, `1..=48` bits.
         bits: u32,
     },
     /// Binary (AND) triples over XOR-shared words: `a, b` (independent), `c = a & b`
@@ -133,9 +133,8 @@ impl Request {
             Self::DeferredMul {
                 x_shape,
                 y_shape,
-                deferred,
-                ..
-            } => format!("deferred product {x_shape:?} x {y_shape:?} ({deferred:?} deferred)"),
+                bits,
+            } => format!("deferred product {x_shape:?} x {y_shape:?} (pending {bits:?} bits)"),
             Self::DeferredSquare { shape, .. } => format!("deferred square {shape:?}"),
             Self::AndTriple { shape } => format!("binary triple {shape:?}"),
             Self::AdderLevel { shape, shift } => format!("adder level {shape:?} << {shift}"),
@@ -176,18 +175,23 @@ impl Request {
                 x_shape,
                 y_shape,
                 bits,
-                deferred,
             } => {
-                check_deferred_bits(self, *bits)?;
+                for &b in bits {
+                    if b > 48 {
+                        return Err(self.invalid(format!("deferred truncation by {b} bits")));
+                    }
+                }
                 let out = Bilinear::Mul.output_shape(x_shape, y_shape)?;
                 let mut shapes = vec![x_shape.clone(), y_shape.clone()];
-                for (shape, &d) in [x_shape, y_shape].into_iter().zip(deferred) {
-                    if d {
+                for (shape, &b) in [x_shape, y_shape].into_iter().zip(bits) {
+                    if b > 0 {
                         shapes.extend([shape.clone(), shape.clone()]);
                     }
                 }
                 shapes.push(out.clone());
-                let cross = usize::from(deferred[0]) + usize::from(deferred[1]);
+                let cross = usize::from(bits[0] > 0)
+                    + usize::from(bits[1] > 0)
+                    + usize::from(bits[0] + bits[1] > 64);
                 shapes.extend(std::iter::repeat_n(out, cross));
                 shapes
             }
@@ -249,7 +253,7 @@ impl Request {
 /// Deferred truncation needs `2 * bits <= 64` (so `2^(64-bits)` squared vanishes in the ring)
 /// and a non-empty shift.
 fn check_deferred_bits(request: &Request, bits: u32) -> Result<()> {
-    if (1..=32).contains(&bits) {
+    if (1..=48).contains(&bits) {
         Ok(())
     } else {
         Err(request.invalid(format!("deferred truncation by {bits} bits")))

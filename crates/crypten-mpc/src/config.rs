@@ -52,6 +52,24 @@ impl ProviderKind {
     }
 }
 
+/// How products of fixed-point values are brought back to the session's scale with 2 parties
+/// (with 1 party a truncation is always the exact shift of the one share; with 3+ it is
+/// always the exact dealer-assisted one).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Truncation {
+    /// Exact (default): the dealer-assisted truncation of 3+ parties, deferred to ride on the
+    /// value's next opening wherever it can (see `protocol::deferred`). It never fails for
+    /// values below `2^62` at twice the scale.
+    #[default]
+    Exact,
+    /// OPT-IN, probabilistic: each party shifts its own share, no round and no dealer. Per
+    /// element it returns garbage (off by about `2^(64-f)`) with probability `|x| / 2^63`,
+    /// where `x` is the product at twice the scale: `|v| 2^(2f) / 2^63` for a real product
+    /// `v`. With `f = 16` that is `2^-31` for `|v| = 1`, `2^-21` for `|v| = 1000` and
+    /// `2^-14.6` for `|v| = 10^5`; a ResNet-18 inference truncates about `10^7` values.
+    Local,
+}
+
 /// Configuration of a session, shared by all parties (they must agree on it).
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -63,6 +81,8 @@ pub struct Config {
     pub comm: CommConfig,
     /// Iterations, degrees and methods of the non-linear functions.
     pub functions: FunctionConfig,
+    /// The truncation of products with 2 parties (default: exact).
+    pub truncation: Truncation,
     /// FOR TESTS ONLY: when set, every seed the session would draw from the operating system
     /// (the pairwise zero-sharing seeds, the provider's seeds, each party's private stream
     /// for random sampling, and a trusted third party's when it runs in-process through
@@ -79,6 +99,7 @@ impl Default for Config {
             provider: ProviderKind::TrustedThirdParty,
             comm: CommConfig::default(),
             functions: FunctionConfig::default(),
+            truncation: Truncation::Exact,
             seed: None,
         }
     }

@@ -132,6 +132,12 @@ impl Session {
     pub fn config(&self) -> &Config {
         &self.inner.config
     }
+    /// Whether a truncation is a local shift of each share (no round): with one party
+    /// (exact), or with two under the opt-in [`Truncation::Local`](crate::Truncation).
+    pub fn truncates_locally(&self) -> bool {
+        self.parties() == 1
+            || (self.parties() == 2 && self.config().truncation == crate::Truncation::Local)
+    }
 
     /// The fixed-point encoder.
     pub fn encoder(&self) -> FixedPointEncoder {

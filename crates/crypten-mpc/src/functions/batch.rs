@@ -2,10 +2,14 @@
 //! Newton step), and public constants as shares.
 
 use crate::protocol::batch::{ring_products, truncate_many};
+use crate::protocol::deferred;
 use crate::{CrypTensor, Result, Session};
 use crypten_core::RingTensor;
 
-/// Fixed-point products of every pair, in one round with 2 parties (two with 3+).
+/// Fixed-point products of every pair, in one round. When the session defers products
+/// (exact truncation with 2+ parties) the operands may be deferred and the results are: each
+/// operand's pending truncation rides on the round's opening, and each product's own waits
+/// for the next one. Otherwise the products are truncated at once (locally).
 ///
 /// # Errors
 /// Pairs from different sessions or that do not broadcast; provider or communication failures.
@@ -18,6 +22,14 @@ pub(crate) fn mul_many(pairs: &[(&CrypTensor, &CrypTensor)]) -> Result<Vec<CrypT
         first.check(y, "mul_many")?;
     }
     let sess = &first.sess;
+    if first.defers_products() {
+        let operands: Vec<_> = pairs
+            .iter()
+            .map(|(x, y)| (x.operand(), y.operand()))
+            .collect();
+        let products = deferred::mul_many(sess, &operands)?;
+        return Ok(products.into_iter().map(|z| first.deferred(z)).collect());
+    }
     let operands: Vec<&CrypTensor> = pairs.iter().flat_map(|&(x, y)| [x, y]).collect();
     CrypTensor::settle_all(&operands)?;
     let raw = pairs
@@ -31,11 +43,22 @@ pub(crate) fn mul_many(pairs: &[(&CrypTensor, &CrypTensor)]) -> Result<Vec<CrypT
 
 impl CrypTensor {
     /// `self + value` for a public ring value at the session's scale (party 0 adds it):
-    /// exact, no encoding. The result is settled (a deferred `self` is settled first).
+    /// exact, no encoding. A deferred `self` stays deferred (the value is added at its scale):
+    /// for a function's internal values, which are small.
     ///
     /// # Errors
     /// Communication failures settling a deferred `self`.
     pub(crate) fn add_ring(&self, value: u64) -> Result<CrypTensor> {
+        let operand = self.operand();
+        if operand.deferred() {
+            // At the deferred scale: the caller's values are small (a function's internals).
+            let raw = if self.sess.rank() == 0 {
+                operand.share.add_scalar(value.wrapping_shl(operand.bits))
+            } else {
+                operand.share.clone()
+            };
+            return Ok(self.deferred_by(raw, operand.bits));
+        }
         let share = self.share()?;
         Ok(if self.sess.rank() == 0 {
             self.with(share.add_scalar(value))

@@ -14,7 +14,6 @@
 //! squaring also fails with probability about `exp(x) * 2^(2f - 63)` per element (2^-16.6
 //! at `x = 10`), as for any product that large.
 
-use crate::protocol::truncate;
 use crate::{CrypTensor, Result};
 
 impl CrypTensor {
@@ -38,8 +37,17 @@ impl CrypTensor {
                 Some(1.0 / *fact)
             })
             .collect();
-        let y = self.with(truncate::truncate(&self.sess, self.share()?, m)?);
-        let mut v = y.polynomial(&coeffs)?;
+        // x / 2^m: deferred (no round) where the session defers products.
+        let y = self.shift_down(m)?;
+        // |P| on the domain [-56, 10], for the deferred sum of its terms.
+        let scale = 2f64.powi(-(m as i32));
+        let bound = (0..=660)
+            .map(|i| {
+                let v = (-56.0 + f64::from(i) * 0.1) * scale;
+                coeffs.iter().rev().fold(0.0, |acc, c| acc * v + c).abs()
+            })
+            .fold(0.0, f64::max);
+        let mut v = y.polynomial_bounded(&coeffs, 2.0 * bound)?;
         for _ in 0..m {
             v = v.square()?;
         }

@@ -47,8 +47,11 @@ impl CrypTensor {
             }
             offset[j + 1] = f64::from(exps[j]) * LN_2;
         }
-        let u = self.mul(&mag.select(&scale_in))?.add(&mag.select(&u_add))?;
+        let u = self
+            .mul(&mag.select(&scale_in))?
+            .add_small(&mag.select(&u_add))?;
         let coeffs = chebyshev_fit(f64::ln, degree, 1.0, 16.0);
-        u.chebyshev(&coeffs, 1.0, 16.0)?.add(&mag.select(&offset))
+        u.chebyshev(&coeffs, 1.0, 16.0)?
+            .add_small(&mag.select(&offset))
     }
 }

@@ -48,10 +48,28 @@ impl Magnitude {
         let sess = &x.sess;
         let n = x.numel();
         let total = n * exps.len();
+        // A deferred x is compared at its own scale when every threshold fits there (the
+        // sign of the difference is the same); otherwise it is settled once.
+        let frac = sess.encoder().frac_bits();
+        let top = exps.iter().copied().max().unwrap_or(0);
+        let mut operand = x.operand();
+        if operand.deferred() && top + (frac + operand.bits) as i32 >= 60 {
+            operand = crate::protocol::deferred::Operand {
+                share: x.share()?,
+                bits: 0,
+            };
+        }
         let mut stacked = Vec::with_capacity(total);
         for &e in exps {
-            let threshold = CrypTensor::encode_ring(sess, 2f64.powi(e), 0);
-            stacked.extend_from_slice(x.add_ring(threshold.wrapping_neg())?.share()?.data());
+            let threshold = CrypTensor::encode_ring(sess, 2f64.powi(e), operand.bits);
+            let first = sess.rank() == 0;
+            stacked.extend(
+                operand.share.data().iter().map(
+                    |&v| {
+                        if first { v.wrapping_sub(threshold) } else { v }
+                    },
+                ),
+            );
         }
         let stacked = RingTensor::new(&[total], stacked)?;
         let (below, mut pending) = bit_test_with(

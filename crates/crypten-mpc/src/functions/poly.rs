@@ -18,7 +18,7 @@
 
 use super::batch::mul_many;
 use crate::protocol::batch::{ring_products, truncate_many};
-use crate::protocol::truncate;
+use crate::protocol::{deferred, truncate};
 use crate::{CrypTensor, Error, Result};
 use crypten_core::RingTensor;
 
@@ -64,37 +64,59 @@ pub fn chebyshev_eval_f64(coeffs: &[f64], lo: f64, hi: f64, x: f64) -> f64 {
 /// is then 1/16 of a unit of the last place, so even 30 terms add less than one unit.
 const COEFF_EXTRA_BITS: u32 = 4;
 
-/// `sum_k terms[k].1 * terms[k].0 + constant`, accumulated at `2f + 4` fractional bits and
-/// truncated once (local with 2 parties, one round with 3+). The sum must stay below
-/// `2^(62 - 2f - 4)` (2^26 with 16 bits).
+/// `sum_k terms[k].1 * terms[k].0 + constant`, accumulated at `2f + 4` fractional bits (more
+/// for deferred terms) and truncated once, so the coefficients add almost no rounding.
+///
+/// When the session defers products and `bound` (a public bound on the result's magnitude)
+/// leaves room, the terms may be deferred and so is the result: a term deferred by `p` bits
+/// is accumulated at `2f + 4 + P` bits (`P` the largest pending truncation), and the result's
+/// truncation by `f + 4 + P` bits rides on its next opening. Otherwise deferred terms are
+/// settled first and the sum is truncated at once (locally with 2 parties under
+/// `Truncation::Local`, one round otherwise); it must then stay below `2^(62 - 2f - 4)`
+/// (2^26 with 16 bits).
 pub(crate) fn combine(
     like: &CrypTensor,
     terms: &[(&CrypTensor, f64)],
     constant: f64,
+    bound: Option<f64>,
 ) -> Result<CrypTensor> {
     let sess = &like.sess;
     let frac = sess.encoder().frac_bits();
-    let operands: Vec<&CrypTensor> = terms.iter().map(|&(t, _)| t).collect();
-    CrypTensor::settle_all(&operands)?;
+    let extra = COEFF_EXTRA_BITS;
+    // Whether a result at scale 2^(2f + 4 + p) stays below 2^61, with p bits still pending.
+    let fits = |p: u32| {
+        like.defers_products()
+            && frac + extra + p <= 48
+            && bound.is_some_and(|b| b * 2f64.powi((2 * frac + extra + p) as i32) < 2f64.powi(61))
+    };
+    let mut pending = terms
+        .iter()
+        .map(|(t, _)| t.operand().bits)
+        .max()
+        .unwrap_or(0);
+    if pending > 0 && !fits(pending) {
+        let operands: Vec<&CrypTensor> = terms.iter().map(|&(t, _)| t).collect();
+        CrypTensor::settle_all(&operands)?;
+        pending = 0;
+    }
     let mut acc = RingTensor::zeros(like.shape());
     for (t, c) in terms {
-        let c = CrypTensor::encode_ring(sess, *c, COEFF_EXTRA_BITS);
+        let operand = t.operand();
+        let c = CrypTensor::encode_ring(sess, *c, extra).wrapping_shl(pending - operand.bits);
         if t.shape() == acc.shape() {
-            acc.add_scaled_assign(c, t.share()?)?;
+            acc.add_scaled_assign(c, operand.share)?;
         } else {
-            acc = acc.add(&t.share()?.mul_scalar(c))?;
+            acc = acc.add(&operand.share.mul_scalar(c))?;
         }
     }
-    let acc = like.with(acc).add_ring(CrypTensor::encode_ring(
-        sess,
-        constant,
-        frac + COEFF_EXTRA_BITS,
-    ))?;
-    Ok(like.with(truncate::truncate(
-        sess,
-        acc.share()?,
-        frac + COEFF_EXTRA_BITS,
-    )?))
+    let total = frac + extra + pending;
+    if sess.rank() == 0 {
+        acc = acc.add_scalar(CrypTensor::encode_ring(sess, constant, total));
+    }
+    if fits(pending) {
+        return Ok(like.deferred_by(acc, total));
+    }
+    Ok(like.with(truncate::truncate(sess, &acc, total)?))
 }
 
 /// Moves the constants of a split Chebyshev series `p = Q_0 + T_m Q_1` (`q`: `Q_1`'s
@@ -154,8 +176,52 @@ pub(crate) fn powers(x: &CrypTensor, n: usize) -> Result<Vec<CrypTensor>> {
 fn chebyshev_polynomials(t: &CrypTensor, n: usize) -> Result<Vec<CrypTensor>> {
     let sess = &t.sess;
     let frac = sess.encoder().frac_bits();
-    let mut out = vec![t.clone()];
     let mut a = 1;
+    if t.defers_products() {
+        // t enters the levels deferred by at most f bits (settled beyond).
+        let t = if t.operand().bits > frac {
+            t.settled()?
+        } else {
+            t.clone()
+        };
+        let mut out = vec![t.clone()];
+        // Every level stays at twice the scale: its products' truncations ride on the next
+        // level's opening (or on whatever opens them next).
+        while a < n {
+            let hi = (2 * a).min(n);
+            let pairs: Vec<_> = (a + 1..=hi)
+                .map(|k| (out[a - 1].operand(), out[k - a - 1].operand()))
+                .collect();
+            let products = deferred::mul_many(sess, &pairs)?;
+            let mut level = Vec::with_capacity(products.len());
+            for (k, mut v) in (a + 1..=hi).zip(products) {
+                let lower = 2 * a - k;
+                if lower == 0 {
+                    let one = if sess.rank() == 0 {
+                        1u64 << (2 * frac)
+                    } else {
+                        0
+                    };
+                    for w in v.data_mut() {
+                        *w = w.wrapping_shl(1).wrapping_sub(one);
+                    }
+                } else {
+                    // T_(2a-k) at twice the scale (every level's terms are deferred by f; the
+                    // first, t itself, by at most f: see the caller).
+                    let low = out[lower - 1].operand();
+                    let shift = frac - low.bits;
+                    for (w, &t) in v.data_mut().iter_mut().zip(low.share.data()) {
+                        *w = w.wrapping_shl(1).wrapping_sub(t.wrapping_shl(shift));
+                    }
+                }
+                level.push(t.deferred(v));
+            }
+            out.extend(level);
+            a = hi;
+        }
+        return Ok(out);
+    }
+    let mut out = vec![t.clone()];
     while a < n {
         let hi = (2 * a).min(n);
         let pairs = (a + 1..=hi)
@@ -206,6 +272,16 @@ impl CrypTensor {
     /// `InvalidArgument` for an empty or non-finite coefficient list; provider or
     /// communication failures.
     pub fn polynomial(&self, coeffs: &[f64]) -> Result<CrypTensor> {
+        self.polynomial_with(coeffs, None)
+    }
+
+    /// [`Self::polynomial`] whose result is known to stay below `bound` in magnitude (on the
+    /// inputs the caller admits): its final sum may then be deferred.
+    pub(crate) fn polynomial_bounded(&self, coeffs: &[f64], bound: f64) -> Result<CrypTensor> {
+        self.polynomial_with(coeffs, Some(bound))
+    }
+
+    fn polynomial_with(&self, coeffs: &[f64], bound: Option<f64>) -> Result<CrypTensor> {
         check_coeffs("polynomial", coeffs)?;
         let degree = coeffs.len() - 1;
         let pows = if degree == 0 {
@@ -218,7 +294,7 @@ impl CrypTensor {
             .zip(&coeffs[1..])
             .map(|(p, &c)| (p, c))
             .collect();
-        combine(self, &terms, coeffs[0])
+        combine(self, &terms, coeffs[0], bound)
     }
 
     /// `sum_k coeffs[k] * T_k(t)` with `t = (2x - lo - hi) / (hi - lo)`: a Chebyshev series
@@ -278,7 +354,8 @@ impl CrypTensor {
         }
         if degree <= 1 {
             let terms: Vec<(&CrypTensor, f64)> = coeffs[1..].iter().map(|&c| (self, c)).collect();
-            return combine(self, &terms, coeffs[0]);
+            let bound = coeffs.iter().map(|c| c.abs()).sum();
+            return combine(self, &terms, coeffs[0], Some(bound));
         }
         // The largest power of two with 2m >= d.
         let m = degree.next_power_of_two() / 2;
@@ -301,11 +378,15 @@ impl CrypTensor {
         let polys = chebyshev_polynomials(self, m)?;
         let q_terms: Vec<(&CrypTensor, f64)> =
             polys.iter().zip(&q[1..]).map(|(p, &c)| (p, c)).collect();
-        let q1 = combine(self, &q_terms, q[0])?;
+        // On [-1, 1] every |T_k| <= 1, so the coefficients bound the sums.
+        let q_bound: f64 = q.iter().map(|v| v.abs()).sum();
+        let q1 = combine(self, &q_terms, q[0], Some(q_bound))?;
         let top = polys[m - 1].mul(&q1)?;
-        let low_terms: Vec<(&CrypTensor, f64)> =
+        let mut terms: Vec<(&CrypTensor, f64)> =
             polys.iter().zip(&c[1..m]).map(|(p, &c)| (p, c)).collect();
-        combine(self, &low_terms, c[0])?.add(&top)
+        terms.push((&top, 1.0));
+        let bound = q_bound + c.iter().map(|v| v.abs()).sum::<f64>();
+        combine(self, &terms, c[0], Some(bound))
     }
 
     /// Approximates a public function `f` on `[lo, hi]` by its Chebyshev series of `degree`

@@ -74,7 +74,7 @@ fn normalise(a: &CrypTensor, sign: Option<&CrypTensor>) -> Result<Normalised> {
         }
     };
     Ok(Normalised {
-        u: u.add(&u_add)?,
+        u: u.add_small(&u_add)?,
         out_factor,
     })
 }

@@ -18,7 +18,6 @@
 use super::SigmoidMethod;
 use super::poly::chebyshev_fit;
 use super::range::scaled_reciprocal_in_range;
-use crate::protocol::truncate;
 use crate::{CrypTensor, Error, Result};
 
 /// Beyond this, `sigmoid` is 1 (or 0) to within half a unit of the last place at 16 bits.
@@ -59,11 +58,7 @@ impl CrypTensor {
                         reason: "no reciprocal plan for [1, 2]".into(),
                     }
                 })?;
-                if k == 0 {
-                    w
-                } else {
-                    w.with(truncate::truncate(&self.sess, w.share()?, k)?)
-                }
+                if k == 0 { w } else { w.shift_down(k)? }
             }
         };
         Ok((folded.neg, value))
@@ -82,7 +77,7 @@ impl CrypTensor {
         let (neg, s) = self.saturated(SIGMOID_BOUND, sigmoid_f64, 1.0)?;
         // n + (1 - 2n) s
         let sign = neg.mul_int(-2).add_scalar(1.0)?;
-        neg.add(&sign.mul(&s)?)
+        neg.add_small(&sign.mul(&s)?)
     }
 
     /// The hyperbolic tangent on all reals.

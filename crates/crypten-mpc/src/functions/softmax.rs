@@ -57,6 +57,10 @@ impl CrypTensor {
             return e.mul_int(0).add_scalar(1.0);
         }
         match scaled_reciprocal_in_range(&s, 1.0, n)? {
+            Some((w, k)) if self.defers_products() => {
+                // e * (2^k / s) / 2^k, the division riding on the product's truncation.
+                e.mul(&w)?.shift_down(k)
+            }
             Some((w, k)) => {
                 // e * (2^k / s) / 2^k in one truncation.
                 let expanded = w.share()?.expand(e.shape())?;

@@ -54,7 +54,9 @@ impl CrypTensor {
         }
         u_add[0] = 1.0;
         u_add[bands - 1] = 1.0;
-        let u = self.mul(&mag.select(&scale_in))?.add(&mag.select(&u_add))?;
+        let u = self
+            .mul(&mag.select(&scale_in))?
+            .add_small(&mag.select(&u_add))?;
         // y ~ 8 / sqrt(u), kept above 1 for its relative precision.
         let coeffs = chebyshev_fit(|v| 8.0 / v.sqrt(), INIT_DEGREE, 1.0, BAND);
         let mut y = u.chebyshev(&coeffs, 1.0, BAND)?;
@@ -63,7 +65,8 @@ impl CrypTensor {
             let uy = level.swap_remove(1);
             let uy3 = uy.mul(&level[0])?;
             // y (3 - u y^2 / 64) / 2
-            y = combine(&y, &[(&y, 1.5), (&uy3, -1.0 / 128.0)], 0.0)?;
+            // y stays within [1, 8] and u y^3 / 128 below 4: the step's result is below 16.
+            y = combine(&y, &[(&y, 1.5), (&uy3, -1.0 / 128.0)], 0.0, Some(16.0))?;
         }
         Ok((u, y, mag, exps))
     }

@@ -153,7 +153,7 @@ pub(crate) fn truncate_many<T: Borrow<RingTensor>>(
     values: &[T],
     bits: u32,
 ) -> Result<Vec<RingTensor>> {
-    if sess.parties() <= 2 || values.len() <= 1 {
+    if sess.truncates_locally() || values.len() <= 1 {
         // Local (or a single call): no concatenation needed.
         return values
             .iter()
@@ -168,4 +168,50 @@ pub(crate) fn truncate_many<T: Borrow<RingTensor>>(
     }
     let flat = truncate::truncate(sess, &RingTensor::new(&[total], flat)?, bits)?;
     split_flat(flat.data(), &shapes)
+}
+
+/// Truncates every `(x, bits)` by its own `bits`, all in one round (none when the session
+/// truncates locally): the tensors with the same shift share one concatenated mask.
+///
+/// # Errors
+/// See [`truncate::truncate`].
+pub(crate) fn truncate_mixed(
+    sess: &Session,
+    items: &[(&RingTensor, u32)],
+) -> Result<Vec<RingTensor>> {
+    let mut groups: Vec<u32> = items.iter().map(|&(_, b)| b).collect();
+    groups.sort_unstable();
+    groups.dedup();
+    let mut flats = Vec::with_capacity(groups.len());
+    for &bits in &groups {
+        let members: Vec<&RingTensor> = items
+            .iter()
+            .filter(|&&(_, b)| b == bits)
+            .map(|&(x, _)| x)
+            .collect();
+        let total = members.iter().map(|x| x.numel()).sum();
+        let mut flat = Vec::with_capacity(total);
+        for x in &members {
+            flat.extend_from_slice(x.data());
+        }
+        flats.push(RingTensor::new(&[total], flat)?);
+    }
+    let requests: Vec<(&RingTensor, u32)> = flats.iter().zip(groups.iter().copied()).collect();
+    let truncated = truncate::truncate_each(sess, &requests)?;
+    // Back in the callers' order.
+    let mut offsets = vec![0usize; groups.len()];
+    let mut out = Vec::with_capacity(items.len());
+    for &(x, bits) in items {
+        let g = groups
+            .binary_search(&bits)
+            .map_err(|_| Error::InvalidArgument {
+                op: "truncate",
+                reason: "a shift without its group".into(),
+            })?;
+        let n = x.numel();
+        let data = truncated[g].data()[offsets[g]..offsets[g] + n].to_vec();
+        offsets[g] += n;
+        out.push(RingTensor::new(x.shape(), data)?);
+    }
+    Ok(out)
 }

@@ -37,12 +37,19 @@ use crate::provider::Request;
 use crate::{Error, Result, Session};
 use crypten_core::RingTensor;
 
-/// One operand of a product: this party's share and whether it is deferred (at scale
-/// `2^(2 bits)`) or settled.
+/// One operand of a product: this party's share and its pending truncation: 0 for a settled
+/// operand (at the session's scale `2^f`), `bits` for a deferred one (at `2^(f + bits)`).
 #[derive(Clone, Copy)]
 pub(crate) struct Operand<'a> {
     pub share: &'a RingTensor,
-    pub deferred: bool,
+    pub bits: u32,
+}
+
+impl Operand<'_> {
+    /// Whether the operand is deferred.
+    pub(crate) fn deferred(&self) -> bool {
+        self.bits > 0
+    }
 }
 
 /// What the opening tells every party about one operand: `t = e + alpha + wrap * mu`, where
@@ -67,7 +74,7 @@ pub(crate) fn masked(sess: &Session, x: Operand<'_>, mask: &RingTensor) -> Resul
         return Err(missing("mask elements"));
     }
     let pairs = x.share.data().iter().zip(mask.data());
-    let data = if x.deferred {
+    let data = if x.deferred() {
         let offset = if sess.rank() == 0 { 1u64 << 62 } else { 0 };
         pairs
             .map(|(&v, &m)| v.wrapping_add(m).wrapping_add(offset))
@@ -78,16 +85,17 @@ pub(crate) fn masked(sess: &Session, x: Operand<'_>, mask: &RingTensor) -> Resul
     Ok(RingTensor::new(x.share.shape(), data)?)
 }
 
-/// Reads an opened value: `e` itself for a settled operand; `E` and `K W` for a deferred one.
-pub(crate) fn read(opened: RingTensor, deferred: bool, bits: u32) -> Opened {
-    if !deferred {
+/// Reads an opened value: `e` itself for a settled operand (`bits` 0); `E` and `K W` for one
+/// deferred by `bits`.
+pub(crate) fn read(opened: RingTensor, bits: u32) -> Opened {
+    if bits == 0 {
         return Opened {
             e: opened,
             wrap: None,
         };
     }
     let offset = 1u64 << (62 - bits);
-    let k = 1u64 << (64 - bits);
+    let k = 1u64.wrapping_shl(64 - bits);
     Opened {
         e: opened.map(|v| (v >> bits).wrapping_sub(offset)),
         wrap: Some(opened.map(|v| if v >> 63 == 0 { k } else { 0 })),
@@ -95,42 +103,87 @@ pub(crate) fn read(opened: RingTensor, deferred: bool, bits: u32) -> Opened {
 }
 
 /// The elementwise fixed-point product of two operands (broadcasting), either of which may be
-/// deferred; the result is deferred (an untruncated product at scale `2^(2 bits)`).
+/// deferred; the result is an untruncated product at scale `2^(2f)` (deferred by `f`).
 ///
 /// Rounds: 1. Bytes sent per party: `8 (N-1) (|x| + |y|)` plus headers, as a plain Beaver
 /// product.
 ///
 /// # Errors
-/// Shapes that do not broadcast; `bits` outside `1..=32`; provider or communication failures.
-pub(crate) fn mul(sess: &Session, x: Operand<'_>, y: Operand<'_>, bits: u32) -> Result<RingTensor> {
-    let request = Request::DeferredMul {
-        x_shape: x.share.shape().to_vec(),
-        y_shape: y.share.shape().to_vec(),
-        bits,
-        deferred: [x.deferred, y.deferred],
-    };
-    request.part_shapes()?;
-    let pending = sess.provider().begin(sess.comm(), request)?;
-    let mx = masked(sess, x, &pending.parts[0])?;
-    let my = masked(sess, y, &pending.parts[1])?;
-    let mut opened = open(sess, "mul", &[&mx, &my])?.into_iter();
-    let parts = sess.provider().finish(sess.comm(), pending)?;
-    let (Some(ox), Some(oy)) = (opened.next(), opened.next()) else {
-        return Err(missing("opened values"));
-    };
-    let (ox, oy) = (read(ox, x.deferred, bits), read(oy, y.deferred, bits));
+/// Shapes that do not broadcast; pending truncations above 48 bits or adding up to more than
+/// 64; provider or communication failures.
+pub(crate) fn mul(sess: &Session, x: Operand<'_>, y: Operand<'_>) -> Result<RingTensor> {
+    mul_many(sess, &[(x, y)])?
+        .pop()
+        .ok_or_else(|| missing("products"))
+}
+
+/// [`mul`] for every pair, all in one round: each pair has its own preprocessing, and every
+/// masked operand of the batch leaves in one message per peer. The results are deferred.
+///
+/// Rounds: 1 (0 for no pairs). Bytes sent per party: `8 (N-1)` per operand element, plus
+/// headers.
+///
+/// # Errors
+/// As [`mul`].
+pub(crate) fn mul_many(
+    sess: &Session,
+    pairs: &[(Operand<'_>, Operand<'_>)],
+) -> Result<Vec<RingTensor>> {
+    if pairs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut pendings = Vec::with_capacity(pairs.len());
+    let mut masked_values = Vec::with_capacity(2 * pairs.len());
+    for (x, y) in pairs {
+        let request = Request::DeferredMul {
+            x_shape: x.share.shape().to_vec(),
+            y_shape: y.share.shape().to_vec(),
+            bits: [x.bits, y.bits],
+        };
+        request.part_shapes()?;
+        let pending = sess.provider().begin(sess.comm(), request)?;
+        masked_values.push(masked(sess, *x, &pending.parts[0])?);
+        masked_values.push(masked(sess, *y, &pending.parts[1])?);
+        pendings.push(pending);
+    }
+    let opened = open(sess, "mul", &masked_values.iter().collect::<Vec<_>>())?;
+    drop(masked_values);
+    let mut opened = opened.into_iter();
+    let mut out = Vec::with_capacity(pairs.len());
+    for ((x, y), pending) in pairs.iter().zip(pendings) {
+        let parts = sess.provider().finish(sess.comm(), pending)?;
+        let (Some(ox), Some(oy)) = (opened.next(), opened.next()) else {
+            return Err(missing("opened values"));
+        };
+        let (ox, oy) = (read(ox, x.bits), read(oy, y.bits));
+        out.push(complete(sess, *x, *y, &ox, &oy, &parts)?);
+    }
+    Ok(out)
+}
+
+/// This party's share of the product from the opened operands and the preprocessing parts
+/// of a [`Request::DeferredMul`].
+fn complete(
+    sess: &Session,
+    x: Operand<'_>,
+    y: Operand<'_>,
+    ox: &Opened,
+    oy: &Opened,
+    parts: &[RingTensor],
+) -> Result<RingTensor> {
     // The dependent parts in the dealer's order (see `Request::DeferredMul`).
     let mut rest = parts.iter().skip(2);
-    let (alpha_x, mu_x) = match x.deferred {
+    let (alpha_x, mu_x) = match x.deferred() {
         true => (rest.next(), rest.next()),
         false => (parts.first(), None),
     };
-    let (alpha_y, mu_y) = match y.deferred {
+    let (alpha_y, mu_y) = match y.deferred() {
         true => (rest.next(), rest.next()),
         false => (parts.get(1), None),
     };
-    let (aa, alpha_x_mu_y) = (rest.next(), y.deferred.then(|| rest.next()).flatten());
-    let mu_x_alpha_y = x.deferred.then(|| rest.next()).flatten();
+    let (aa, alpha_x_mu_y) = (rest.next(), y.deferred().then(|| rest.next()).flatten());
+    let mu_x_alpha_y = x.deferred().then(|| rest.next()).flatten();
+    let mu_x_mu_y = (x.bits + y.bits > 64).then(|| rest.next()).flatten();
     let (Some(alpha_x), Some(alpha_y), Some(aa)) = (alpha_x, alpha_y, aa) else {
         return Err(missing("preprocessing parts"));
     };
@@ -146,18 +199,24 @@ pub(crate) fn mul(sess: &Session, x: Operand<'_>, y: Operand<'_>, bits: u32) -> 
         z.add_assign(&wrap_x.mul(&oy.e)?.mul(mu_x)?)?;
         z.add_assign(&wrap_x.mul(mu_x_alpha_y)?)?;
     }
+    // K_x K_y W_x W_y mu_x mu_y, which vanishes in the ring unless the pending truncations
+    // add up to more than 64 bits.
+    if let (Some(wrap_x), Some(wrap_y), Some(mu_x_mu_y)) = (&ox.wrap, &oy.wrap, mu_x_mu_y) {
+        z.add_assign(&wrap_x.mul(wrap_y)?.mul(mu_x_mu_y)?)?;
+    }
     if sess.rank() == 0 {
         z.add_assign(&ox.e.mul(&oy.e)?)?;
     }
     Ok(z)
 }
 
-/// The fixed-point square of a deferred operand; the result is deferred.
+/// The fixed-point square of an operand deferred by `bits` (`1..=48`); the result is deferred
+/// by `f`.
 ///
 /// Rounds: 1. Bytes sent per party: `8 (N-1) |x|` plus headers.
 ///
 /// # Errors
-/// `bits` outside `1..=32`; provider or communication failures.
+/// `bits` outside `1..=48`; provider or communication failures.
 pub(crate) fn square(sess: &Session, x: &RingTensor, bits: u32) -> Result<RingTensor> {
     let request = Request::DeferredSquare {
         shape: x.shape().to_vec(),
@@ -165,23 +224,24 @@ pub(crate) fn square(sess: &Session, x: &RingTensor, bits: u32) -> Result<RingTe
     };
     request.part_shapes()?;
     let pending = sess.provider().begin(sess.comm(), request)?;
-    let operand = Operand {
-        share: x,
-        deferred: true,
-    };
+    let operand = Operand { share: x, bits };
     let c = masked(sess, operand, &pending.parts[0])?;
     let c = open(sess, "square", &[&c])?.swap_remove(0);
     let parts = sess.provider().finish(sess.comm(), pending)?;
-    let Opened { e, wrap } = read(c, true, bits);
+    let Opened { e, wrap } = read(c, bits);
     let (Some(wrap), [_, alpha, mu, alpha_sq, alpha_mu]) = (wrap, parts.as_slice()) else {
         return Err(missing("preprocessing parts"));
     };
-    // t^2 = E^2 + 2 E alpha + 2 K W E mu + alpha^2 + 2 K W (alpha mu)
+    // t^2 = E^2 + 2 E alpha + 2 K W E mu + alpha^2 + 2 K W (alpha mu) + K^2 W mu (W and mu
+    // are bits; K^2 vanishes in the ring for bits <= 32).
     let mut twice = e.mul(alpha)?;
     twice.add_assign(&e.mul(&wrap)?.mul(mu)?)?;
     twice.add_assign(&wrap.mul(alpha_mu)?)?;
     let mut z = twice.shl(1);
     z.add_assign(alpha_sq)?;
+    if bits > 32 {
+        z.add_assign(&wrap.mul(&wrap)?.mul(mu)?)?;
+    }
     if sess.rank() == 0 {
         z.add_assign(&e.mul(&e)?)?;
     }

@@ -32,45 +32,84 @@ use crypten_core::RingTensor;
 /// # Errors
 /// `InvalidArgument` when `bits` is 0 or at least 63; provider or communication failures.
 pub fn truncate(sess: &Session, x: &RingTensor, bits: u32) -> Result<RingTensor> {
-    if bits == 0 || bits >= 63 {
-        return Err(Error::InvalidArgument {
+    truncate_each(sess, &[(x, bits)])?
+        .pop()
+        .ok_or_else(|| Error::InvalidArgument {
             op: "truncate",
-            reason: format!("cannot shift by {bits} bits"),
-        });
+            reason: "no result".into(),
+        })
+}
+
+/// [`truncate`] of every `(x, bits)`, each by its own bits, all in one round (none when the
+/// session truncates locally).
+///
+/// # Errors
+/// As [`truncate`].
+pub fn truncate_each(sess: &Session, items: &[(&RingTensor, u32)]) -> Result<Vec<RingTensor>> {
+    for &(_, bits) in items {
+        if bits == 0 || bits >= 63 {
+            return Err(Error::InvalidArgument {
+                op: "truncate",
+                reason: format!("cannot shift by {bits} bits"),
+            });
+        }
     }
     if sess.parties() == 1 {
         // The one share is the value: shifting it is exact.
-        return Ok(x.sar(bits));
+        return Ok(items.iter().map(|&(x, bits)| x.sar(bits)).collect());
     }
-    if sess.parties() == 2 {
-        return Ok(if sess.rank() == 0 {
-            x.sar(bits)
-        } else {
-            x.neg().sar(bits).neg()
-        });
+    if sess.truncates_locally() {
+        return Ok(items
+            .iter()
+            .map(|&(x, bits)| {
+                if sess.rank() == 0 {
+                    x.sar(bits)
+                } else {
+                    x.neg().sar(bits).neg()
+                }
+            })
+            .collect());
     }
-    let pending = sess.provider().begin(
-        sess.comm(),
-        Request::Trunc {
-            shape: x.shape().to_vec(),
-            bits,
-        },
-    )?;
-    let mut masked = x.add(&pending.parts[0])?;
-    if sess.rank() == 0 {
-        masked = masked.add_scalar(1 << 62);
+    if items.is_empty() {
+        return Ok(Vec::new());
     }
-    let c = open(sess, "truncate", &[&masked])?.swap_remove(0);
-    let parts = sess.provider().finish(sess.comm(), pending)?;
-    let (r_shifted, r_msb) = (&parts[1], &parts[2]);
-    // wrap * 2^(64-bits), with wrap = (1 - msb(c)) * msb(r): msb(r) shares scaled, masked to
-    // the positions where c's top bit is clear.
-    let no_top = c.map(|v| if v >> 63 == 0 { 1 << (64 - bits) } else { 0 });
-    let mut out = r_msb.mul(&no_top)?;
-    out.sub_assign(r_shifted)?;
-    if sess.rank() == 0 {
-        let offset = 1u64 << (62 - bits);
-        out.add_assign(&c.map(|v| (v >> bits).wrapping_sub(offset)))?;
+    let mut pendings = Vec::with_capacity(items.len());
+    let mut masked_values = Vec::with_capacity(items.len());
+    for &(x, bits) in items {
+        let pending = sess.provider().begin(
+            sess.comm(),
+            Request::Trunc {
+                shape: x.shape().to_vec(),
+                bits,
+            },
+        )?;
+        let mut masked = x.add(&pending.parts[0])?;
+        if sess.rank() == 0 {
+            masked = masked.add_scalar(1 << 62);
+        }
+        masked_values.push(masked);
+        pendings.push(pending);
+    }
+    let opened = open(sess, "truncate", &masked_values.iter().collect::<Vec<_>>())?;
+    let mut out = Vec::with_capacity(items.len());
+    for ((&(_, bits), pending), c) in items.iter().zip(pendings).zip(opened) {
+        let parts = sess.provider().finish(sess.comm(), pending)?;
+        let (Some(r_shifted), Some(r_msb)) = (parts.get(1), parts.get(2)) else {
+            return Err(Error::InvalidArgument {
+                op: "truncate",
+                reason: "fewer preprocessing parts than the request defines".into(),
+            });
+        };
+        // wrap * 2^(64-bits), with wrap = (1 - msb(c)) * msb(r): msb(r) shares scaled,
+        // masked to the positions where c's top bit is clear.
+        let no_top = c.map(|v| if v >> 63 == 0 { 1 << (64 - bits) } else { 0 });
+        let mut z = r_msb.mul(&no_top)?;
+        z.sub_assign(r_shifted)?;
+        if sess.rank() == 0 {
+            let offset = 1u64 << (62 - bits);
+            z.add_assign(&c.map(|v| (v >> bits).wrapping_sub(offset)))?;
+        }
+        out.push(z);
     }
     Ok(out)
 }

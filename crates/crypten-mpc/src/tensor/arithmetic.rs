@@ -20,6 +20,25 @@ impl CrypTensor {
         self.join(&[self, other], |raws| Ok(raws[0].add(raws[1])?))
     }
 
+    /// `self + other` for operands the caller knows to be small (below `2^(62 - f - p)`, `p`
+    /// the larger pending truncation: a function's internal values): an operand with fewer
+    /// pending bits is shifted up to the other's scale instead of settling the other, so the
+    /// sum stays deferred and costs no round.
+    ///
+    /// # Errors
+    /// Shape mismatch or different sessions.
+    pub(crate) fn add_small(&self, other: &CrypTensor) -> Result<Self> {
+        self.check(other, "add")?;
+        let (a, b) = (self.operand(), other.operand());
+        if a.bits == b.bits {
+            return self.add(other);
+        }
+        let bits = a.bits.max(b.bits);
+        let lift = |o: crate::protocol::deferred::Operand<'_>| o.share.shl(bits - o.bits);
+        let sum = lift(a).add(&lift(b))?;
+        Ok(self.deferred_by(sum, bits))
+    }
+
     /// `self - other` (broadcasting).
     ///
     /// # Errors
@@ -30,7 +49,7 @@ impl CrypTensor {
 
     /// `-self`.
     pub fn neg(&self) -> Self {
-        self.with_raw(self.raw.neg())
+        self.map_share_infallible(RingTensor::neg)
     }
 
     /// `self + p` for a public array `p` (broadcasting): party 0 adds the encoding.
@@ -60,13 +79,29 @@ impl CrypTensor {
         self.add_plain(&p.mapv(|v| -v))
     }
 
-    /// `self + c` for a public scalar (a deferred `self` is settled first, as in
-    /// [`Self::add_plain`]).
+    /// `self + c` for a public scalar. A deferred `self` stays deferred when `c` is small
+    /// next to its range (`|c| 2^(f + pending) <= 2^58`: the sum then has a deferred value's
+    /// range, which any value a deferred product can hold already has, give or take `c`);
+    /// otherwise it is settled first, as in [`Self::add_plain`].
     ///
     /// # Errors
     /// Encoding errors; communication failures settling a deferred `self`.
     pub fn add_scalar(&self, c: f64) -> Result<Self> {
         let encoded = self.encode_scalar(c)?;
+        let operand = self.operand();
+        if operand.deferred() {
+            let frac = self.sess.encoder().frac_bits();
+            if c.abs() * 2f64.powi((frac + operand.bits) as i32) <= 2f64.powi(58) {
+                let raw = if self.sess.rank() == 0 {
+                    operand
+                        .share
+                        .add_scalar(Self::encode_ring(&self.sess, c, operand.bits))
+                } else {
+                    operand.share.clone()
+                };
+                return Ok(self.deferred_by(raw, operand.bits));
+            }
+        }
         let share = self.share()?;
         Ok(self.with(if self.sess.rank() == 0 {
             share.add_scalar(encoded)
@@ -77,7 +112,7 @@ impl CrypTensor {
 
     /// `self * k` for a public integer: exact and local (no truncation).
     pub fn mul_int(&self, k: i64) -> Self {
-        self.with_raw(self.raw.mul_scalar(k as u64))
+        self.map_share_infallible(|r| r.mul_scalar(k as u64))
     }
 
     /// `self * c` for a public real scalar: local product, then truncation (local with 2
@@ -112,15 +147,15 @@ impl CrypTensor {
         (1.0..=40.0).contains(&j).then_some(j as u32)
     }
 
-    /// `self / 2^j`, truncated as the session truncates a product (locally with 2 parties;
-    /// one round with 3+, in which a deferred `self` is settled by the same truncation).
+    /// `self / 2^j`, truncated as the session truncates a product (one round, in which a
+    /// deferred `self` is settled by the same truncation; none where truncation is local).
     fn shifted_down(&self, j: u32) -> Result<Self> {
-        let bits = if self.is_deferred() {
-            self.sess.encoder().frac_bits() + j
-        } else {
-            j
-        };
-        Ok(self.with(truncate::truncate(&self.sess, &self.raw, bits)?))
+        let operand = self.operand();
+        if operand.bits + j < 63 {
+            let bits = operand.bits + j;
+            return Ok(self.with(truncate::truncate(&self.sess, operand.share, bits)?));
+        }
+        Ok(self.with(truncate::truncate(&self.sess, self.share()?, j)?))
     }
 
     /// `self / c` for a public real scalar.
@@ -176,8 +211,7 @@ impl CrypTensor {
         self.check(other, op.name())?;
         if self.is_deferred() || other.is_deferred() {
             if *op == Bilinear::Mul {
-                let bits = self.sess.encoder().frac_bits();
-                let z = deferred::mul(&self.sess, self.operand(), other.operand(), bits)?;
+                let z = deferred::mul(&self.sess, self.operand(), other.operand())?;
                 return Ok(self.deferred(z));
             }
             Self::settle_all(&[self, other])?;
@@ -202,9 +236,10 @@ impl CrypTensor {
     /// # Errors
     /// Provider or communication failures.
     pub fn square(&self) -> Result<Self> {
-        if self.is_deferred() {
-            let bits = self.sess.encoder().frac_bits();
-            return Ok(self.deferred(deferred::square(&self.sess, &self.raw, bits)?));
+        let operand = self.operand();
+        if operand.deferred() {
+            let z = deferred::square(&self.sess, operand.share, operand.bits)?;
+            return Ok(self.deferred(z));
         }
         let z = beaver::square(&self.sess, &self.raw)?;
         self.rescale(z)

@@ -238,16 +238,18 @@ impl CrypTensor {
     /// bit test and one bit product.
     fn relu_and_bits(&self) -> Result<(Self, RingTensor)> {
         let n = self.numel();
-        let product = if self.is_deferred() {
-            let bits = self.sess.encoder().frac_bits();
-            Request::DeferredBitMul { n, bits }
+        let operand = self.operand();
+        let product = if operand.deferred() {
+            Request::DeferredBitMul {
+                n,
+                bits: operand.bits,
+            }
         } else {
             Request::BitMul { n }
         };
         let (bits, mut pending) =
             bit_test_with(&self.sess, self.raw(), BitTest::Sign, vec![product])?;
         let nonnegative = bits.not(&self.sess);
-        let operand = self.operand();
         let (relu, bits) =
             mul_bits_with_operand(&self.sess, &nonnegative, operand, pending.remove(0))?;
         Ok((self.with(relu), bits))

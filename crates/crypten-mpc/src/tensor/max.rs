@@ -27,9 +27,9 @@ impl CrypTensor {
     /// `InvalidArgument` for a bad `dim` or an empty dimension; provider or communication
     /// failures.
     pub fn max(&self, dim: usize, keepdim: bool) -> Result<Self> {
-        let (rows, perm) = self.rows_along(dim, "max")?;
+        let (rows, perm, bits) = self.rows_along(dim, "max")?;
         let (values, _) = tournament(&self.sess, rows, false)?;
-        self.finish_values(values, dim, keepdim, &perm)
+        self.finish_values(values, dim, keepdim, &perm, bits)
     }
 
     /// The minimum along `dim` (the maximum of `-x`). Costs as [`Self::max`].
@@ -52,7 +52,7 @@ impl CrypTensor {
     /// As [`Self::max`].
     pub fn argmax(&self, dim: usize, keepdim: bool) -> Result<Self> {
         let _ = keepdim;
-        let (rows, perm) = self.rows_along(dim, "argmax")?;
+        let (rows, perm, _) = self.rows_along(dim, "argmax")?;
         let (_, onehot) = tournament(&self.sess, rows, true)?;
         let onehot = onehot.ok_or_else(|| Error::InvalidArgument {
             op: "argmax",
@@ -70,8 +70,11 @@ impl CrypTensor {
         self.neg().argmax(dim, keepdim)
     }
 
-    /// This share with `dim` moved last and flattened to `[rows, k]`, and the permutation used.
-    fn rows_along(&self, dim: usize, op: &'static str) -> Result<(RingTensor, Vec<usize>)> {
+    /// This share with `dim` moved last and flattened to `[rows, k]`, the permutation used,
+    /// and the share's pending truncation: a deferred value plays the tournament at its own
+    /// scale (signs of differences and bit products are the same there), so its truncation
+    /// waits on.
+    fn rows_along(&self, dim: usize, op: &'static str) -> Result<(RingTensor, Vec<usize>, u32)> {
         let shape = self.shape();
         if dim >= shape.len() || shape[dim] == 0 {
             return Err(Error::InvalidArgument {
@@ -83,7 +86,9 @@ impl CrypTensor {
         perm.push(dim);
         let k = shape[dim];
         let rows = self.numel() / k;
-        Ok((self.share()?.permute(&perm)?.into_shape(&[rows, k])?, perm))
+        let operand = self.operand();
+        let rows_k = operand.share.permute(&perm)?.into_shape(&[rows, k])?;
+        Ok((rows_k, perm, operand.bits))
     }
 
     /// Reshapes a tournament's `[rows]` values to the reduced shape.
@@ -93,17 +98,23 @@ impl CrypTensor {
         dim: usize,
         keepdim: bool,
         perm: &[usize],
+        bits: u32,
     ) -> Result<Self> {
         let outer: Vec<usize> = perm[..perm.len() - 1]
             .iter()
             .map(|&d| self.shape()[d])
             .collect();
         let values = values.into_shape(&outer)?;
-        Ok(self.with(if keepdim {
+        let values = if keepdim {
             values.unsqueeze(dim)?
         } else {
             values
-        }))
+        };
+        Ok(if bits > 0 {
+            self.deferred_by(values, bits)
+        } else {
+            self.with(values)
+        })
     }
 
     /// Puts a tournament's `[rows, k]` one-hot back in the input's layout.

@@ -10,7 +10,7 @@ mod pooling;
 mod reduce;
 mod shape;
 
-use crate::protocol::batch::truncate_many;
+use crate::protocol::batch::truncate_mixed;
 use crate::protocol::deferred::Operand;
 use crate::protocol::{share, truncate};
 use crate::{Error, Result, Session};
@@ -31,11 +31,14 @@ use std::sync::{Arc, OnceLock};
 #[derive(Clone)]
 pub struct CrypTensor {
     pub(crate) sess: Session,
-    /// This party's share: at the session's scale `2^f`, or at `2^(2f)` while deferred.
+    /// This party's share: at the session's scale `2^f`, or at `2^(f + pending)` while
+    /// deferred.
     raw: RingTensor,
     /// Set while deferred: the truncated share, computed once when first needed (one round)
     /// and shared by clones.
     settled: Option<Arc<OnceLock<RingTensor>>>,
+    /// The pending truncation while deferred (`f` for a product), 0 when settled.
+    pending: u32,
 }
 
 impl std::fmt::Debug for CrypTensor {
@@ -56,6 +59,7 @@ impl CrypTensor {
             sess: sess.clone(),
             raw: share,
             settled: None,
+            pending: 0,
         }
     }
 
@@ -122,7 +126,7 @@ impl CrypTensor {
         })
     }
 
-    /// Whether this tensor is a deferred product (share at twice the scale).
+    /// Whether this tensor is deferred (its share at a larger scale, its truncation pending).
     pub fn is_deferred(&self) -> bool {
         self.settled.is_some()
     }
@@ -140,17 +144,13 @@ impl CrypTensor {
                 && !cells.iter().any(|c| Arc::ptr_eq(c, cell))
             {
                 cells.push(cell);
-                raws.push(&t.raw);
+                raws.push((&t.raw, t.pending));
             }
         }
         let Some(first) = tensors.first().filter(|_| !raws.is_empty()) else {
             return Ok(());
         };
-        let bits = first.sess.encoder().frac_bits();
-        for (cell, t) in cells
-            .into_iter()
-            .zip(truncate_many(&first.sess, &raws, bits)?)
-        {
+        for (cell, t) in cells.into_iter().zip(truncate_mixed(&first.sess, &raws)?) {
             let _ = cell.set(t);
         }
         Ok(())
@@ -202,14 +202,11 @@ impl CrypTensor {
 
     /// Decodes a revealed raw value at this tensor's scale.
     fn decode(&self, value: &RingTensor) -> ArrayD<f64> {
-        let encoder = self.sess.encoder();
+        let encoded = self.sess.encoder().decode(value);
         if self.is_deferred() {
-            let scale = (encoder.scale() as f64).powi(2);
-            encoder
-                .decode(value)
-                .mapv(|v| v * encoder.scale() as f64 / scale)
+            encoded.mapv(|v| v / 2f64.powi(self.pending as i32))
         } else {
-            encoder.decode(value)
+            encoded
         }
     }
 
@@ -218,31 +215,79 @@ impl CrypTensor {
         Self::from_share(&self.sess, share)
     }
 
-    /// A tensor at this one's scale holding `raw` (a deferred one when this is deferred): for
-    /// linear maps of the share.
+    /// The settled share of a deferred tensor whose truncation has already happened.
+    fn settled_share(&self) -> Option<&RingTensor> {
+        self.settled.as_ref().and_then(|cell| cell.get())
+    }
+
+    /// A linear map `f` of this tensor's share: of the settled share once there is one (so
+    /// the result needs no truncation), else of the share as it is, at its scale.
+    pub(crate) fn map_share(
+        &self,
+        f: impl FnOnce(&RingTensor) -> crypten_core::Result<RingTensor>,
+    ) -> Result<Self> {
+        Ok(match self.settled_share() {
+            Some(share) => self.with(f(share)?),
+            None => self.with_raw(f(&self.raw)?),
+        })
+    }
+
+    /// [`Self::map_share`] for a map that cannot fail.
+    pub(crate) fn map_share_infallible(&self, f: impl FnOnce(&RingTensor) -> RingTensor) -> Self {
+        match self.settled_share() {
+            Some(share) => self.with(f(share)),
+            None => self.with_raw(f(&self.raw)),
+        }
+    }
+
+    /// A tensor at this one's scale holding `raw` (a deferred one when this is deferred).
     pub(crate) fn with_raw(&self, raw: RingTensor) -> Self {
         if self.is_deferred() {
-            self.deferred(raw)
+            self.deferred_by(raw, self.pending)
         } else {
             self.with(raw)
         }
     }
 
-    /// This tensor as an operand of a deferred product.
+    /// This tensor as an operand of a deferred product (its settled share once settled).
     pub(crate) fn operand(&self) -> Operand<'_> {
-        Operand {
-            share: &self.raw,
-            deferred: self.is_deferred(),
+        match self.settled.as_ref().and_then(|cell| cell.get()) {
+            Some(share) => Operand { share, bits: 0 },
+            None => Operand {
+                share: &self.raw,
+                bits: self.pending,
+            },
         }
     }
 
     /// A deferred tensor: `product` is at twice the scale.
-    fn deferred(&self, product: RingTensor) -> Self {
+    pub(crate) fn deferred(&self, product: RingTensor) -> Self {
+        self.deferred_by(product, self.sess.encoder().frac_bits())
+    }
+
+    /// A deferred tensor at scale `2^(f + bits)` (`bits` >= 1), whose truncation by `bits` is
+    /// pending.
+    pub(crate) fn deferred_by(&self, raw: RingTensor, bits: u32) -> Self {
         Self {
             sess: self.sess.clone(),
-            raw: product,
+            raw,
             settled: Some(Arc::new(OnceLock::new())),
+            pending: bits,
         }
+    }
+
+    /// `self / 2^bits` without a round: a settled value becomes one deferred by `bits`, a
+    /// deferred one's pending truncation grows by `bits` (up to 48 in all; beyond, or where
+    /// the session truncates locally, it is truncated at once).
+    ///
+    /// # Errors
+    /// Communication failures of a truncation that cannot be deferred.
+    pub(crate) fn shift_down(&self, bits: u32) -> Result<Self> {
+        let total = self.pending + bits;
+        if self.defers_products() && total <= 48 {
+            return Ok(self.deferred_by(self.raw.clone(), total));
+        }
+        Ok(self.with(truncate::truncate(&self.sess, self.share()?, bits)?))
     }
 
     /// Applies a linear map to the shares of `tensors`: at twice the scale when all are
@@ -254,9 +299,12 @@ impl CrypTensor {
         tensors: &[&CrypTensor],
         map: impl FnOnce(&[&RingTensor]) -> Result<RingTensor>,
     ) -> Result<Self> {
-        if tensors.iter().all(|t| t.is_deferred()) {
+        if let Some(first) = tensors.first()
+            && first.is_deferred()
+            && tensors.iter().all(|t| t.pending == first.pending)
+        {
             let raws: Vec<&RingTensor> = tensors.iter().map(|t| &t.raw).collect();
-            return Ok(self.deferred(map(&raws)?));
+            return Ok(self.deferred_by(map(&raws)?, first.pending));
         }
         Self::settle_all(tensors)?;
         let shares = tensors
@@ -283,10 +331,11 @@ impl CrypTensor {
         Ok(self.sess.encoder().encode_scalar(value)?)
     }
 
-    /// Whether this session's fixed-point products come back deferred (3+ parties; see
-    /// `deferred`) rather than truncated at once: the one place that decides.
-    pub(super) fn defers_products(&self) -> bool {
-        self.sess.parties() > 2
+    /// Whether this session's fixed-point products come back deferred (2+ parties with exact
+    /// truncation; see `deferred`) rather than truncated at once by a local shift: the one
+    /// place that decides.
+    pub(crate) fn defers_products(&self) -> bool {
+        !self.sess.truncates_locally()
     }
 
     /// A product at twice the scale, at the session's precision: truncated locally with 2

@@ -8,7 +8,7 @@ impl CrypTensor {
     /// # Errors
     /// Invalid dimensions.
     pub fn sum(&self, dims: &[usize], keepdim: bool) -> Result<Self> {
-        Ok(self.with_raw(self.raw.sum(dims, keepdim)?))
+        self.map_share(|r| r.sum(dims, keepdim))
     }
 
     /// Mean over `dims`: a local sum times the public `1/count` (truncated).

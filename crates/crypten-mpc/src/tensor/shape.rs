@@ -9,7 +9,7 @@ impl CrypTensor {
     /// # Errors
     /// Element count mismatch.
     pub fn reshape(&self, shape: &[usize]) -> Result<Self> {
-        Ok(self.with_raw(self.raw.reshape(shape)?))
+        self.map_share(|r| r.reshape(shape))
     }
 
     /// Broadcast to `shape` (materialised).
@@ -17,7 +17,7 @@ impl CrypTensor {
     /// # Errors
     /// Shapes that do not broadcast.
     pub fn expand(&self, shape: &[usize]) -> Result<Self> {
-        Ok(self.with_raw(self.raw.expand(shape)?))
+        self.map_share(|r| r.expand(shape))
     }
 
     /// Sum over the dimensions that broadcasting added or stretched, so the result has
@@ -26,7 +26,7 @@ impl CrypTensor {
     /// # Errors
     /// `shape` does not broadcast to this tensor's shape.
     pub fn sum_to_shape(&self, shape: &[usize]) -> Result<Self> {
-        Ok(self.with_raw(self.raw.sum_to_shape(shape)?))
+        self.map_share(|r| r.sum_to_shape(shape))
     }
 
     /// Permute dimensions.
@@ -34,7 +34,7 @@ impl CrypTensor {
     /// # Errors
     /// Not a permutation of the dimensions.
     pub fn permute(&self, dims: &[usize]) -> Result<Self> {
-        Ok(self.with_raw(self.raw.permute(dims)?))
+        self.map_share(|r| r.permute(dims))
     }
 
     /// Swap two dimensions.
@@ -42,7 +42,7 @@ impl CrypTensor {
     /// # Errors
     /// Invalid dimensions.
     pub fn transpose(&self, d0: usize, d1: usize) -> Result<Self> {
-        Ok(self.with_raw(self.raw.transpose(d0, d1)?))
+        self.map_share(|r| r.transpose(d0, d1))
     }
 
     /// `len` elements of dimension `dim` from `start`.
@@ -50,7 +50,7 @@ impl CrypTensor {
     /// # Errors
     /// Out of range.
     pub fn narrow(&self, dim: usize, start: usize, len: usize) -> Result<Self> {
-        Ok(self.with_raw(self.raw.narrow(dim, start, len)?))
+        self.map_share(|r| r.narrow(dim, start, len))
     }
 
     /// Flatten dimensions `start..=end` into one.
@@ -58,7 +58,7 @@ impl CrypTensor {
     /// # Errors
     /// Invalid dimensions.
     pub fn flatten(&self, start: usize, end: usize) -> Result<Self> {
-        Ok(self.with_raw(self.raw.flatten(start, end)?))
+        self.map_share(|r| r.flatten(start, end))
     }
 
     /// Insert a dimension of size 1.
@@ -66,7 +66,7 @@ impl CrypTensor {
     /// # Errors
     /// Invalid dimension.
     pub fn unsqueeze(&self, dim: usize) -> Result<Self> {
-        Ok(self.with_raw(self.raw.unsqueeze(dim)?))
+        self.map_share(|r| r.unsqueeze(dim))
     }
 
     /// Remove dimension `dim` (or all) of size 1.
@@ -74,7 +74,7 @@ impl CrypTensor {
     /// # Errors
     /// Invalid dimension.
     pub fn squeeze(&self, dim: Option<usize>) -> Result<Self> {
-        Ok(self.with_raw(self.raw.squeeze(dim)?))
+        self.map_share(|r| r.squeeze(dim))
     }
 
     /// Select `indices` (public) along `dim`.
@@ -82,7 +82,7 @@ impl CrypTensor {
     /// # Errors
     /// Invalid dimension or index.
     pub fn index_select(&self, dim: usize, indices: &[usize]) -> Result<Self> {
-        Ok(self.with_raw(self.raw.index_select(dim, indices)?))
+        self.map_share(|r| r.index_select(dim, indices))
     }
 
     /// Concatenate along `dim`.

@@ -82,15 +82,12 @@ pub(crate) fn mul_bits_with(
     x: &RingTensor,
     pending: Pending,
 ) -> Result<RingTensor> {
-    let operand = Operand {
-        share: x,
-        deferred: false,
-    };
+    let operand = Operand { share: x, bits: 0 };
     Ok(mul_bits_with_operand(sess, bits, operand, pending)?.0)
 }
 
-/// [`mul_bits_with`], or, when `x` is a deferred product (at twice the scale), the same with
-/// `Request::DeferredBitMul` (the session's fractional bits): the truncation then rides on
+/// [`mul_bits_with`], or, when `x` is deferred (by `x.bits`), the same with
+/// `Request::DeferredBitMul` (by those bits): the truncation then rides on
 /// this round and the product is `trunc(x) * b`, at the session's scale. Also returns `b`
 /// itself as arithmetic 0/1 values, shape `[n]` (it comes free with the daBit).
 pub(crate) fn mul_bits_with_operand(
@@ -106,11 +103,10 @@ pub(crate) fn mul_bits_with_operand(
             reason: format!("{n} bits for a tensor of {} elements", x.share.numel()),
         });
     }
-    let frac = sess.encoder().frac_bits();
     check_request(
         &pending,
-        if x.deferred {
-            Request::DeferredBitMul { n, bits: frac }
+        if x.deferred() {
+            Request::DeferredBitMul { n, bits: x.bits }
         } else {
             Request::BitMul { n }
         },
@@ -133,7 +129,7 @@ pub(crate) fn mul_bits_with_operand(
             reason: "fewer opened values than masked ones".into(),
         });
     };
-    let Opened { e, wrap } = deferred::read(RingTensor::new(&[n], e)?, x.deferred, frac);
+    let Opened { e, wrap } = deferred::read(RingTensor::new(&[n], e)?, x.bits);
     let e = e.data();
     // This party's share of x (truncated, if deferred) and of x * t, element by element.
     let first = sess.rank() == 0;
