@@ -75,7 +75,7 @@ fn spans(n: usize, m: usize) -> Vec<(usize, usize)> {
 impl Variable {
     /// Average pooling of an `[N, C, H, W]` input (padding counts in the divisor).
     ///
-    /// Rounds: 0 with 2 parties, 1 with 3+ (a public product's truncation); the same backward.
+    /// Rounds: 0 (a public product, its truncation deferred); the same backward.
     ///
     /// # Errors
     /// Invalid shapes or sizes.

@@ -10,9 +10,11 @@
 //! negative inputs the result decays towards 0 instead of oscillating: with the defaults it
 //! stays within a few units of the last place of 0 down to `x = -56` (tested), and is garbage
 //! below about `-62`. Above, the result overflows the fixed-point range past
-//! `x = (62 - 2f) ln 2` (20.8 with 16 bits); with 2 parties the local truncation of the last
-//! squaring also fails with probability about `exp(x) * 2^(2f - 63)` per element (2^-16.6
-//! at `x = 10`), as for any product that large.
+//! `x = (62 - 2f) ln 2` (20.8 with 16 bits). Under the opt-in local truncation of 2 parties
+//! the last squaring also fails with probability about `exp(x) * 2^(2f - 63)` per element
+//! (2^-16.6 at `x = 10`), as for any product that large; the default exact truncation never
+//! does. `x / 2^m` and the polynomial's sum stay pending (deferred), so the rounds are the
+//! same for any number of parties.
 
 use crate::{CrypTensor, Result};
 
@@ -21,7 +23,7 @@ impl CrypTensor {
     ///
     /// Domain `[-56, 10]` (16 fractional bits, default knobs). Error on `[-10, 10]`: at most
     /// `1e-3 * e^x + 3 * 2^-16`; on `[-56, -10]` at most `e^x + 4 * 2^-16` (the result is
-    /// within a few units of the last place of 0). Rounds (2 parties):
+    /// within a few units of the last place of 0). Rounds, for any number of parties:
     /// `ceil(log2(exp_degree)) + exp_squarings` (7 by default).
     ///
     /// # Errors

@@ -22,8 +22,9 @@ impl CrypTensor {
     /// `ln(x)` for `x > 0`.
     ///
     /// Domain `[2^-f, 2^(f+4))`. Error (16 fractional bits, default degree): at most
-    /// `3e-4` absolute. Rounds (2 parties): one comparison (4) plus `1 + ceil(log2(log_degree))`:
-    /// 9 by default.
+    /// `3e-4` absolute. Rounds, for any number of parties: one comparison (4), one to settle
+    /// the normalised input, and `1 + ceil(log2(log_degree))`: 10 by default (9 under local
+    /// truncation, where settling is free).
     /// Out of domain: see the module docs (saturates).
     ///
     /// # Errors

@@ -263,10 +263,11 @@ impl CrypTensor {
     /// `sum_k coeffs[k] * self^k`, a polynomial with public coefficients (lowest degree
     /// first).
     ///
-    /// Rounds (2 parties): `ceil(log2(degree))`; with 3+ parties twice that plus one. Every
-    /// power must stay within the product limit (`|x|^degree` below about 2^30 with 16
-    /// fractional bits) and the result below 2^26; for high degrees on wide ranges prefer
-    /// [`CrypTensor::chebyshev`].
+    /// Rounds: `ceil(log2(degree))` plus 2 (the deferred powers settled, the sum truncated:
+    /// the result's range is unknown), for any number of parties; `ceil(log2(degree))` under
+    /// local truncation. Every power must stay within the product limit (`|x|^degree` below
+    /// about 2^30 with 16 fractional bits) and the result below 2^26; for high degrees on wide
+    /// ranges prefer [`CrypTensor::chebyshev`].
     ///
     /// # Errors
     /// `InvalidArgument` for an empty or non-finite coefficient list; provider or
@@ -300,7 +301,8 @@ impl CrypTensor {
     /// `sum_k coeffs[k] * T_k(t)` with `t = (2x - lo - hi) / (hi - lo)`: a Chebyshev series
     /// on `[lo, hi]` (coefficients from [`chebyshev_fit`]).
     ///
-    /// Rounds (2 parties): `ceil(log2(degree))`. Inputs outside `[lo, hi]` are extrapolated,
+    /// Rounds: `ceil(log2(degree))` (one more for a deferred input, which is settled first).
+    /// The result is deferred. Inputs outside `[lo, hi]` are extrapolated,
     /// which for high degrees is wildly wrong: clamp first where that can happen.
     ///
     /// # Errors

@@ -19,7 +19,7 @@ impl CrypTensor {
     ///
     /// Exact up to fixed-point rounding (a unit of the last place per product, amplified by
     /// the later products) as long as `|x|^p` stays below the product limit (about 2^30 with
-    /// 16 fractional bits). Rounds (2 parties): `ceil(log2(p))` for `p <= 64`, else
+    /// 16 fractional bits). Rounds: `ceil(log2(p))` for `p <= 64`, else
     /// `floor(log2(p)) + 1`.
     ///
     /// # Errors

@@ -116,9 +116,10 @@ impl CrypTensor {
     /// `1 / x` for `x > 0` (the all-positive fast path: no sign comparison).
     ///
     /// Domain: positive values. Error (16 fractional bits, default iterations): at most
-    /// `4e-4 * |1/x| + 3 * 2^-16`. Rounds (2 parties): one comparison (4) plus
-    /// `6 + reciprocal_iterations` (1 normalisation, 3 for the initial guess, the refinement,
-    /// 1 for the output factor): 12 by default. Out of domain: `x <= 0` gives `2^f` (the reciprocal of the
+    /// `4e-4 * |1/x| + 3 * 2^-16`. Rounds, for any number of parties: one
+    /// comparison (4) plus `9 + reciprocal_iterations` (1 normalisation, 1 to settle it, 3 for
+    /// the initial guess, 1 to settle it, the refinement, 1 for the output factor): 15 by
+    /// default (12 under local truncation, where settling is free). Out of domain: `x <= 0` gives `2^f` (the reciprocal of the
     /// smallest positive value); `x >= 2^f` gives 0.
     ///
     /// # Errors
@@ -133,8 +134,8 @@ impl CrypTensor {
     /// `1 / x` for any `x`: the sign is taken out with one comparison, then as
     /// [`CrypTensor::reciprocal_positive`] on `|x|`.
     ///
-    /// Error: as `reciprocal_positive` on `|x|`. Rounds (2 parties): two comparisons plus
-    /// `6 + reciprocal_iterations`: 16 by default. `reciprocal(0)` returns `2^f`.
+    /// Error: as `reciprocal_positive` on `|x|`. Rounds: two comparisons plus
+    /// `9 + reciprocal_iterations`: 19 by default (16 under local truncation). `reciprocal(0)` returns `2^f`.
     ///
     /// # Errors
     /// Provider or communication failures.

@@ -87,7 +87,7 @@ impl CrypTensor {
     ///
     /// Accuracy: the sample moments and distribution match N(0, 1) within the statistical
     /// tests' tolerance; each sample carries `sqrt` and `log`'s rounding (below 1e-3).
-    /// Rounds (2 parties): 1 + `log` + `sqrt` + 1.
+    /// Rounds: 1 + `log` + `sqrt` + 1.
     ///
     /// # Errors
     /// Provider or communication failures.
@@ -110,7 +110,7 @@ impl CrypTensor {
     /// Laplace samples with location `loc` and scale `scale`: a uniform random sign times
     /// `-ln(u)` for `u` uniform in `(0, 1]`; tails truncated beyond `f ln 2` scales.
     ///
-    /// Rounds (2 parties): 1 + `log` + 1.
+    /// Rounds: 1 + `log` + 1.
     ///
     /// # Errors
     /// `InvalidArgument` for a non-positive or non-finite scale or a non-finite location;
@@ -138,7 +138,7 @@ impl CrypTensor {
     /// Bernoulli samples: 1 with probability `self` (elementwise, clamped to `[0, 1]` by the
     /// comparison), else 0, as fixed-point 0/1.
     ///
-    /// Rounds (2 parties): 1 + one comparison.
+    /// Rounds: 1 + one comparison.
     ///
     /// # Errors
     /// Provider or communication failures.
@@ -151,7 +151,7 @@ impl CrypTensor {
     /// with probability `w_j / sum(w)` from the non-negative weights `self` (not all zero).
     /// Zero weights are never drawn.
     ///
-    /// Rounds (2 parties): 1 (uniforms, with the product) + 1 + one comparison.
+    /// Rounds: 1 (uniforms, with the product) + 1 + one comparison.
     ///
     /// # Errors
     /// `InvalidArgument` for a 0-d tensor or an empty last dimension; provider or

@@ -67,9 +67,9 @@ impl CrypTensor {
     /// The logistic function `1 / (1 + e^-x)` on all reals.
     ///
     /// Error (16 fractional bits, default knobs): at most `5 * 2^-16` (Chebyshev method) or
-    /// `12 * 2^-16` (Reciprocal method), everywhere. Rounds (2 parties): one comparison (4) plus
-    /// `1 + ceil(log2(chebyshev_degree))` (Chebyshev: 9 in all by default) or 11 (Reciprocal:
-    /// 15 in all).
+    /// `12 * 2^-16` (Reciprocal method), everywhere. Rounds, for any number of parties: one
+    /// comparison (4) plus `1 + ceil(log2(chebyshev_degree))` (Chebyshev: 9 in all by default)
+    /// or 11 (Reciprocal: 15 in all).
     ///
     /// # Errors
     /// Provider or communication failures.

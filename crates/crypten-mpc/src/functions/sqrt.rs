@@ -74,8 +74,9 @@ impl CrypTensor {
     /// `1 / sqrt(x)` for `x > 0`.
     ///
     /// Domain `[2^-f, 2^(f+4))`. Error (16 fractional bits, default iterations): at most
-    /// `2e-4 * |1/sqrt(x)| + 2 * 2^-16`. Rounds (2 parties): one comparison (4) plus
-    /// `5 + 2 * sqrt_iterations`: 13 by default. Out of domain: `x <= 0` gives `2^(f/2)`; `x >= 2^(f+4)` gives
+    /// `2e-4 * |1/sqrt(x)| + 2 * 2^-16`. Rounds, for any number of parties: one
+    /// comparison (4) plus `7 + 2 * sqrt_iterations`: 15 by default (13 under local
+    /// truncation). Out of domain: `x <= 0` gives `2^(f/2)`; `x >= 2^(f+4)` gives
     /// `2^(-(f+4)/2)`.
     ///
     /// # Errors
@@ -94,8 +95,9 @@ impl CrypTensor {
     /// `sqrt(x)` for `x >= 0`.
     ///
     /// Domain `[0, 2^(f+4))`. Error (16 fractional bits, default iterations): at most
-    /// `2e-4 * sqrt(x) + 3 * 2^-16`. Rounds (2 parties): one comparison (4) plus
-    /// `6 + 2 * sqrt_iterations`: 14 by default. Out of domain: `x < 0` gives 0; `x >= 2^(f+4)` gives
+    /// `2e-4 * sqrt(x) + 3 * 2^-16`. Rounds, for any number of parties: one
+    /// comparison (4) plus `8 + 2 * sqrt_iterations`: 16 by default (14 under local
+    /// truncation). Out of domain: `x < 0` gives 0; `x >= 2^(f+4)` gives
     /// `2^((f+4)/2)`.
     ///
     /// # Errors

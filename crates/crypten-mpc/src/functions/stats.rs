@@ -29,8 +29,8 @@ impl CrypTensor {
 
     /// Variance over `dims`: `sum (x - mean)^2 / (N - 1)` when `unbiased`, else `/ N`.
     ///
-    /// Error: a few units of the last place times `N`-relative rounding. Rounds (2 parties):
-    /// one (the square).
+    /// Error: a few units of the last place times `N`-relative rounding. Rounds: one (the
+    /// square), plus one where a deferred value must be settled first.
     ///
     /// # Errors
     /// Invalid dimensions, or `unbiased` with a single element; provider or communication
@@ -68,8 +68,9 @@ impl CrypTensor {
     /// optional encrypted `weight` and `bias` shaped like the normalised dimensions.
     ///
     /// Error: `inv_sqrt`'s relative error on `var + eps` (which must lie in its domain) times
-    /// the normalised values. Rounds (2 parties): 15 without a weight, 16 with one (the
-    /// square, `inv_sqrt`'s 13, the normalising product).
+    /// the normalised values. Rounds, for any number of parties: 20
+    /// without a weight (the mean, the square, `inv_sqrt`'s 15, the normalising product, and
+    /// settling the deferred statistics); 15 under local truncation.
     ///
     /// # Errors
     /// `InvalidArgument` for `normalized_dims` of 0 or more than the tensor's dimensions, or a

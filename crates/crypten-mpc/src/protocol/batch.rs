@@ -5,7 +5,7 @@
 //! one level of a polynomial, a Newton step's two factors). Multiplying them one by one would
 //! cost a round each; here the operands of a level are flattened and concatenated into one
 //! tensor, multiplied with one triple, and split again, so a level costs exactly one round
-//! (plus one truncation round with 3+ parties), whatever its width.
+//! whatever its width (the callers keep the products' truncations pending: `deferred`).
 
 use super::share::open;
 use super::truncate;
@@ -144,7 +144,7 @@ fn next_opened(opened: &mut impl Iterator<Item = RingTensor>) -> Result<RingTens
     })
 }
 
-/// Truncates every tensor by `bits` (one round with 3+ parties, none with 2).
+/// Truncates every tensor by `bits` (one round; none with local truncation).
 ///
 /// # Errors
 /// See [`truncate::truncate`].

@@ -6,7 +6,7 @@
 //! `z_i = op(e, y_i) + op(a_i, f) + c_i`, and summing gives
 //! `op(e, y) + op(a, f) + op(a, b) = op(x, y)` by bilinearity. The opened values are uniform
 //! because `a` and `b` are. These are ring products: fixed-point callers truncate afterwards
-//! (see `truncate`), or, with 3+ parties, defer the truncation (see `deferred`).
+//! (see `truncate`) or, by default, defer the truncation (see `deferred`).
 
 use crate::protocol::share::{add_received, open, receive_from_peers, send_to_peers};
 use crate::provider::Request;

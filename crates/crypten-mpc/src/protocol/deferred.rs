@@ -1,15 +1,16 @@
-//! Deferred truncation: with 3+ parties a fixed-point product keeps its double scale until the
-//! value is next opened, and the truncation rides on that opening.
+//! Deferred truncation: a fixed-point product keeps its double scale until the value is next
+//! opened, and the truncation rides on that opening.
 //!
-//! With 3+ parties a truncation needs an opening of its own (see `truncate`), so a product
-//! followed by its truncation would cost two rounds. Instead `CrypTensor` keeps the product
-//! `X` (scale `2^(2f)`) as it is, marked *deferred*, and settles it only when something needs
-//! the truncated value `t = X >> f`. The cheapest such moment is the next Beaver product that
-//! takes `X` as an operand, because that product opens a masked operand anyway: instead of
-//! `t - a`, the parties open the truncation protocol's `c = X + 2^62 + r`. From `c` every
-//! party knows `E = (c >> f) - 2^(62-f)` and the wrap mask `W = [msb(c) = 0]`, and
+//! An exact truncation needs an opening of its own (see `truncate`), so a product followed by
+//! its truncation would cost two rounds. Instead `CrypTensor` keeps the product `X` (scale
+//! `2^(2f)`) as it is, marked *deferred* with a pending shift of `f` bits, and settles it only
+//! when something needs the truncated value `t = X >> f`. The cheapest such moment is the next
+//! Beaver product that takes `X` as an operand, because that product opens a masked operand
+//! anyway: instead of `t - a`, the parties open the truncation protocol's `c = X + 2^62 + r`.
+//! From `c` every party knows `E = (c >> b) - 2^(62-b)` and the wrap mask `W = [msb(c) = 0]`
+//! (`b` the pending shift), and
 //!
-//! `t = E + alpha + K W mu`, with `alpha = -(r >> f)`, `mu = msb(r)`, `K = 2^(64-f)`
+//! `t = E + alpha + K W mu`, with `alpha = -(r >> b)`, `mu = msb(r)`, `K = 2^(64-b)`
 //!
 //! (the truncation identity of `truncate`). So `t` is a public value plus shares the dealer
 //! knows, exactly like a Beaver-masked operand `x = e + a`, except for the public factor `W`
@@ -17,20 +18,25 @@
 //! dealer supplies `alpha_x alpha_y`, `alpha_x mu_y` and `mu_x alpha_y` and
 //!
 //! `t_x t_y = E_x E_y + E_x alpha_y + alpha_x E_y + alpha_x alpha_y
-//!            + K (E_x W_y) mu_y + K W_y (alpha_x mu_y) + K (W_x E_y) mu_x + K W_x (mu_x alpha_y)`
+//!            + K_y (E_x W_y) mu_y + K_y W_y (alpha_x mu_y) + K_x (W_x E_y) mu_x
+//!            + K_x W_x (mu_x alpha_y) + K_x K_y W_x W_y (mu_x mu_y)`
 //!
-//! (the `K^2` term vanishes: `K^2 = 2^(128-2f) = 0` in the ring when `f <= 32`). A settled
-//! operand is the special case `E = e`, `alpha = a`, `mu = 0`. The product is one round, like
-//! any Beaver product, and its own result is deferred again. Matmul and convolution cannot
-//! absorb `W` (it would sit inside their sums), so they settle deferred operands first, in one
-//! truncation round for both; the comparisons test the sign of `X` directly (it is the sign of
-//! `t`), and relu's product with the sign bit settles `X` in its own opening (`b2a`). With 2
-//! parties truncation is local and free, so nothing is ever deferred.
+//! where the last term vanishes in the ring unless the two pending shifts add up to more than
+//! 64 bits (then the dealer also supplies `mu_x mu_y`); a square's `K^2 W mu` likewise. A
+//! settled operand is the special case `E = e`, `alpha = a`, `mu = 0`. The product is one
+//! round, like any Beaver product, and its own result is deferred again.
+//!
+//! The pending shift is per value: `f` for a product, more where a function divides by a
+//! power of two or accumulates its terms with extra fractional bits (a Chebyshev sum), up to
+//! 48 bits. Matmul and convolution cannot absorb `W` (it would sit inside their sums), so they
+//! settle deferred operands first, in one truncation round for all of them; the comparisons
+//! test the sign of `X` directly (it is the sign of `t`), max plays its tournament on `X`
+//! itself, and relu's product with the sign bit settles `X` in its own opening (`b2a`).
 //!
 //! The opened `c` is uniform (`r` is), so the opening reveals nothing, as in `truncate`. The
-//! result is `t` up to one unit in the last place per operand, like any truncation. A
-//! deferred value must stay below `2^62` in magnitude (`2^(62-2f)` as a real number, which
-//! any fixed-point product already needs).
+//! result is `t` up to one unit in the last place per operand, like any truncation. A value
+//! deferred by `b` bits must stay below `2^62` at its scale `2^(f+b)`: `2^(62-2f)` for a
+//! product, which any fixed-point product already needs.
 
 use crate::protocol::share::open;
 use crate::provider::Request;

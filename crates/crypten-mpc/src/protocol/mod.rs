@@ -5,7 +5,7 @@
 //! - [`share`]: creating and opening arithmetic shares;
 //! - [`beaver`]: products (elementwise, matmul, convolutions, squares) in one round;
 //! - [`truncate`]: dividing shared fixed-point values by a power of two;
-//! - `deferred`: the truncation of a product riding on the value's next opening (3+ parties);
+//! - `deferred`: the truncation of a product riding on the value's next opening;
 //! - `batch`: several products or truncations in one round;
 //! - `przs`: pseudo-random zero sharings from pairwise seeds;
 //! - [`binary`]: XOR sharing, A2B/B2A and the dealer-assisted sign and zero tests.

@@ -1,21 +1,25 @@
 //! Truncation of shared fixed-point values: dividing by 2^bits after a product.
 //!
-//! - **2 parties, local** (SecureML's observation): party 0 shifts its share arithmetically,
-//!   party 1 shifts the negation of its share and negates back. The result is off by at most
-//!   one unit in the last place, except with probability about `|x| / 2^63` per element, when
-//!   the two shares straddle the wrap-around and the result is garbage. With 16 fractional bits
-//!   and |x| < 2^20 that is below 2^-27 per element.
-//! - **3+ parties, dealer-assisted, one round**: local shifting fails there (the sum of N
-//!   random shares wraps a random number of times), so the parties open `c = x + 2^62 + r` for
-//!   a dealer mask `r` that is uniform in Z/2^64 (so `c` reveals nothing). Writing
-//!   `x' = x + 2^62`, which lies in `[0, 2^63)` when `|x| < 2^62`, the sum `x' + r` wraps past
-//!   2^64 exactly when the top bit of `r` is set and the top bit of `c` is clear. The dealer
-//!   provides shares of `r >> bits` and of `msb(r)`, so
+//! - **Exact, dealer-assisted, one round** (the default for any number of parties): the
+//!   parties open `c = x + 2^62 + r` for a dealer mask `r` that is uniform in Z/2^64 (so `c`
+//!   reveals nothing). Writing `x' = x + 2^62`, which lies in `[0, 2^63)` when `|x| < 2^62`,
+//!   the sum `x' + r` wraps past 2^64 exactly when the top bit of `r` is set and the top bit
+//!   of `c` is clear. The dealer provides shares of `r >> bits` and of `msb(r)`, so
 //!   `x >> bits = (c >> bits) - (r >> bits) + wrap * 2^(64-bits) - 2^(62-bits)`, where
-//!   `wrap = (1 - msb(c)) * msb(r)` is linear in the shares. It never fails; the result is
-//!   `floor(x / 2^bits)` or one more (the dropped borrow between the low bits of `c` and `r`).
-//!   `CrypTensor` avoids this round where it can by deferring the truncation to the value's
-//!   next opening (see `deferred`).
+//!   `wrap = (1 - msb(c)) * msb(r)` is linear in the shares. It never fails for `|x| < 2^62`;
+//!   the result is `floor(x / 2^bits)` or one more (the dropped borrow between the low bits of
+//!   `c` and `r`). `CrypTensor` avoids its round where it can by deferring the truncation to
+//!   the value's next opening (see `deferred`).
+//! - **Local, 2 parties, opt-in** (`Truncation::Local`, SecureML's observation): party 0
+//!   shifts its share arithmetically, party 1 shifts the negation of its share and negates
+//!   back. No round, no dealer; the result is off by at most one unit in the last place,
+//!   except when the two shares straddle the wrap-around, and then it is garbage (off by about
+//!   `2^(64-bits)`). That happens with probability at most `|x| / 2^63` per element, `x` being
+//!   the value truncated: for a product at twice the scale, `|v| 2^(2f) / 2^63` for a real
+//!   product `v` (2^-31 for `|v| = 1`, 2^-21 for 1000, 2^-14.6 for 10^5 with 16 bits).
+//!   Local truncation is not possible with 3+ parties: the sum of N random shares wraps a
+//!   random number of times.
+//! - **One party**: the one share is the value; shifting it is exact.
 
 use crate::protocol::share::open;
 use crate::provider::Request;
@@ -24,10 +28,9 @@ use crypten_core::RingTensor;
 
 /// Divides a shared value by `2^bits`, rounding to one of the two nearest integers.
 ///
-/// Rounds: 0 with 1 or 2 parties (exact with one); 1 with 3+ parties. Bytes per party with
-/// 3+ parties: `8 * (N-1) * |x|` plus headers. Failure probability: see the module docs (2
-/// parties only).
-/// Requires `|x| < 2^62`.
+/// Rounds: 1 (0 with one party, or two under the opt-in local truncation). Bytes per party:
+/// `8 * (N-1) * |x|` plus headers. Exact for `|x| < 2^62`; the local truncation's failure
+/// probability is in the module docs.
 ///
 /// # Errors
 /// `InvalidArgument` when `bits` is 0 or at least 63; provider or communication failures.

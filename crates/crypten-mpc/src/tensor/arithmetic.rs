@@ -10,7 +10,7 @@ use ndarray::{ArrayD, IxDyn};
 
 impl CrypTensor {
     /// `self + other` (broadcasting). Local, except that a deferred operand next to a settled
-    /// one is settled first (one round with 3+ parties); two deferred operands give a deferred
+    /// one is settled first (one round); two deferred operands give a deferred
     /// sum, whose magnitude must stay below `2^(62-2f)` like the sums inside a matmul.
     ///
     /// # Errors
@@ -54,7 +54,7 @@ impl CrypTensor {
 
     /// `self + p` for a public array `p` (broadcasting): party 0 adds the encoding.
     ///
-    /// A deferred `self` is settled first (one round with 3+ parties), which keeps the range
+    /// A deferred `self` is settled first (one round), which keeps the range
     /// of the sum that of any settled value.
     ///
     /// # Errors
@@ -115,11 +115,11 @@ impl CrypTensor {
         self.map_share_infallible(|r| r.mul_scalar(k as u64))
     }
 
-    /// `self * c` for a public real scalar: local product, then truncation (local with 2
-    /// parties, deferred with 3+). A factor whose encoding would be coarse (`|c| < 2^-5` with
-    /// 16 fractional bits: the `1/N` of a mean over more than 32 elements) keeps its precision
-    /// by shifting `self` down first (see `coarse_shift`): one more truncation, local with 2
-    /// parties, one round with 3+ (in which a deferred `self` is also settled).
+    /// `self * c` for a public real scalar: local product, then truncation (deferred; local
+    /// under the opt-in local truncation). A factor whose encoding would be coarse (`|c| <
+    /// 2^-5` with 16 fractional bits: the `1/N` of a mean over more than 32 elements) keeps its
+    /// precision by shifting `self` down first (see `coarse_shift`): one more truncation, one
+    /// round (in which a deferred `self` is also settled; none under local truncation).
     ///
     /// # Errors
     /// Encoding errors; communication failures settling a deferred `self`.
@@ -222,8 +222,8 @@ impl CrypTensor {
 
     /// `self * other` elementwise (broadcasting).
     ///
-    /// Rounds: 1, for any number of parties (with 3+ the result is deferred, and a deferred
-    /// operand's truncation rides on this round).
+    /// Rounds: 1, for any number of parties (the result is deferred, and a deferred operand's
+    /// truncation rides on this round).
     ///
     /// # Errors
     /// Shape mismatch, different sessions, provider or communication failures.
@@ -247,8 +247,8 @@ impl CrypTensor {
 
     /// `self @ other` with numpy/torch semantics (batched, broadcast).
     ///
-    /// Rounds: 1 (with 3+ parties the result is deferred; deferred operands are settled
-    /// first, in one more round).
+    /// Rounds: 1 (the result is deferred; deferred operands are settled first, in one more
+    /// round).
     ///
     /// # Errors
     /// Shape mismatch, different sessions, provider or communication failures.
@@ -260,7 +260,7 @@ impl CrypTensor {
     /// the rows).
     ///
     /// Rounds: 1 for any number of parties when `self` is a row vector (`[n]`, with `mat2` of
-    /// shape `[k, n]`): with 3+ parties the bias is folded into the product
+    /// shape `[k, n]`): the bias is folded into the product
     /// (`[mat1, 1] @ [mat2; self]`), whose result then has a product's range, so adding a
     /// settled bias to a deferred product costs no settling round. Otherwise as
     /// [`Self::matmul`] followed by [`Self::add`].

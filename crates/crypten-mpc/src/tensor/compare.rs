@@ -303,11 +303,10 @@ impl CrypTensor {
     /// `cond * self + (1 - cond) * other` for an encrypted fixed-point condition (0/1, as the
     /// comparisons return), broadcasting: `other + cond * (self - other)`, one product.
     ///
-    /// Rounds: 1, plus one with 3+ parties to settle the deferred product before adding
-    /// `other` (a settled value). Bytes: those of
-    /// [`Self::mul`]. Off by at most one unit in the last place, like any fixed-point product;
-    /// with 2 parties it also inherits local truncation's failure probability (about
-    /// `|cond * (self - other)| / 2^63` per element, see `truncate`).
+    /// Rounds: 1, plus one to settle the deferred product before adding `other` (a settled
+    /// value; none under local truncation). Bytes: those of [`Self::mul`]. Off by at most one
+    /// unit in the last place, like any fixed-point product (under the opt-in local truncation
+    /// it also inherits that truncation's failure probability, see `truncate`).
     ///
     /// # Errors
     /// Shapes that do not broadcast, different sessions, provider or communication failures.

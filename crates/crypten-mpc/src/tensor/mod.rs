@@ -23,11 +23,12 @@ use std::sync::{Arc, OnceLock};
 /// All parties hold a `CrypTensor` of the same shape for the same value; none of them can read
 /// it until they all agree to reveal it (`get_plain_text`). `Debug` prints the shape only.
 ///
-/// With 3+ parties the result of a product is *deferred*: its share stays at twice the scale
-/// until its truncation can ride on the next opening of the value (see `deferred`), so every
-/// product costs one round whatever the number of parties. Deferred values must stay below
-/// `2^(62-2f)` in magnitude, the range of any fixed-point product; mixing one with a settled
-/// value settles it first, so settled values keep their full range.
+/// With 2+ parties and exact truncation (the default) the result of a product is *deferred*:
+/// its share stays at twice the scale until its truncation can ride on the next opening of
+/// the value (see `deferred`), so every product costs one round whatever the number of
+/// parties. Deferred values must stay below `2^(62-2f)` in magnitude, the range of any
+/// fixed-point product; mixing one with a settled value settles it first, so settled values
+/// keep their full range.
 #[derive(Clone)]
 pub struct CrypTensor {
     pub(crate) sess: Session,
@@ -111,7 +112,7 @@ impl CrypTensor {
     }
 
     /// This party's share at the session's scale. A deferred product is truncated first (one
-    /// round with 3+ parties, the first time only).
+    /// round, the first time only).
     ///
     /// # Errors
     /// Provider or communication failures of the truncation.

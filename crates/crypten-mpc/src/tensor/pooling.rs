@@ -46,10 +46,11 @@ impl CrypTensor {
     /// Average pooling with a `kernel`, `stride` and zero `padding` (rows, columns); the
     /// divisor is always `kh * kw` (padding counts, as PyTorch's default).
     ///
-    /// Rounds: 0 with 2 parties, 1 with 3+ (the truncation).
+    /// Rounds: 0 for windows of at most 32 entries (the division's truncation is deferred);
+    /// larger windows sum first and divide precisely, one round more.
     ///
     /// # Errors
-    /// As [`Self::max_pool2d`], without provider failures for 2 parties.
+    /// As [`Self::max_pool2d`].
     pub fn avg_pool2d(
         &self,
         kernel: (usize, usize),
@@ -66,7 +67,8 @@ impl CrypTensor {
     /// Adaptive average pooling to `out_hw` (rows, columns): output `(i, j)` averages input
     /// rows `floor(i H / OH) .. ceil((i + 1) H / OH)` and the columns likewise.
     ///
-    /// Rounds: 0 with 2 parties, 1 with 3+ (the truncation).
+    /// Rounds: 0 for windows of at most 32 entries (the division's truncation is deferred);
+    /// larger windows sum first and divide precisely, one round more.
     ///
     /// # Errors
     /// `InvalidArgument` for an input that is not 3-d or 4-d or a zero output size.
