@@ -52,6 +52,29 @@ fn demo_with_three_parties_and_a_dealer_process() {
 }
 
 #[test]
+fn the_validation_mode_reaches_launched_parties() {
+    // CRYPTEN_VALIDATE turns on the revealing checks in every party: the demo's results are
+    // unchanged and each checked product costs the reveals of its check.
+    let out = Command::new(env!("CARGO_BIN_EXE_crypten"))
+        .args(["demo"])
+        .env("CRYPTEN_RECV_TIMEOUT", "20")
+        .env("CRYPTEN_VALIDATE", "reveal-and-check")
+        .output()
+        .expect("the crypten binary runs");
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("max |error| of Y against plaintext f64"), "{stdout}");
+    let product = stdout
+        .lines()
+        .find(|l| l.starts_with("[party 0] cost of Y * Y "))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        !product.ends_with(" 1 round(s)") && !product.ends_with(" 0 round(s)"),
+        "the check's reveals: {product}"
+    );
+}
+
+#[test]
 fn demo_launches_itself_with_defaults() {
     let out = crypten(&["demo"]);
     let (stdout, stderr) = text(&out);

@@ -70,6 +70,22 @@ pub enum Truncation {
     Local,
 }
 
+/// Whether each operation's result is checked against plaintext (a debugging tool).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Validation {
+    /// No checks (default).
+    #[default]
+    Off,
+    /// DEBUGGING ONLY, REVEALS DATA: after each checked operation (products, sums, public
+    /// scalings and the non-linear functions) every party reveals its inputs and its result,
+    /// recomputes the operation in f64, and fails with `Error::Validation` naming the first
+    /// operation whose result is outside the fixed-point range or off its plaintext value by
+    /// more than `1e-3 + 1e-2 |want|`: the silent overflows and failures of fixed point,
+    /// found where they happen. Every value involved becomes known to every party, and each
+    /// check costs rounds of its own. Never use it on private data.
+    RevealAndCheck,
+}
+
 /// Configuration of a session, shared by all parties (they must agree on it).
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -83,6 +99,8 @@ pub struct Config {
     pub functions: FunctionConfig,
     /// The truncation of products with 2 parties (default: exact).
     pub truncation: Truncation,
+    /// Checks of every operation against plaintext, revealing everything (default: off).
+    pub validation: Validation,
     /// FOR TESTS ONLY: when set, every seed the session would draw from the operating system
     /// (the pairwise zero-sharing seeds, the provider's seeds, each party's private stream
     /// for random sampling, and a trusted third party's when it runs in-process through
@@ -100,6 +118,7 @@ impl Default for Config {
             comm: CommConfig::default(),
             functions: FunctionConfig::default(),
             truncation: Truncation::Exact,
+            validation: Validation::Off,
             seed: None,
         }
     }

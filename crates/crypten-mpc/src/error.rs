@@ -44,6 +44,16 @@ pub enum Error {
     /// The configuration or the environment is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// Validation mode (`Config::validation`) found an operation whose result is wrong.
+    #[error("validation: `{op}` went wrong at element {index}: {reason}")]
+    Validation {
+        /// The operation.
+        op: &'static str,
+        /// The first wrong element (row-major).
+        index: usize,
+        /// What is wrong: the result, and the plaintext value or the range it left.
+        reason: String,
+    },
 }
 
 /// Result alias for `crypten-mpc`.

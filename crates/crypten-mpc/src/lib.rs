@@ -25,7 +25,7 @@ mod session;
 pub mod simulator;
 mod tensor;
 
-pub use config::{Config, ProviderKind, Truncation};
+pub use config::{Config, ProviderKind, Truncation, Validation};
 pub use crypten_dealer::{Bilinear, ConvParams};
 pub use error::{Error, Result};
 pub use functions::{FunctionConfig, NormOrd, SigmoidMethod};

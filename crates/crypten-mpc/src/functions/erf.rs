@@ -58,6 +58,11 @@ impl CrypTensor {
     /// # Errors
     /// Provider or communication failures.
     pub fn erf(&self) -> Result<CrypTensor> {
+        self.erf_unchecked()?
+            .validated("erf", &[self], Some(Box::new(|a| a[0].mapv(erf_f64))))
+    }
+
+    fn erf_unchecked(&self) -> Result<CrypTensor> {
         let degree = self.sess.config().functions.chebyshev_degree as usize;
         let folded = self.fold(ERF_BOUND)?;
         let coeffs = chebyshev_fit(erf_f64, degree, 0.0, ERF_BOUND);
@@ -74,6 +79,16 @@ impl CrypTensor {
     /// # Errors
     /// Provider or communication failures.
     pub fn gelu(&self) -> Result<CrypTensor> {
+        self.gelu_unchecked()?.validated(
+            "gelu",
+            &[self],
+            Some(Box::new(|a| {
+                a[0].mapv(|x| 0.5 * x * (1.0 + erf_f64(x / std::f64::consts::SQRT_2)))
+            })),
+        )
+    }
+
+    fn gelu_unchecked(&self) -> Result<CrypTensor> {
         self.gelu_with(gelu_gap)
     }
 

@@ -29,6 +29,11 @@ impl CrypTensor {
     /// # Errors
     /// Provider or communication failures.
     pub fn exp(&self) -> Result<CrypTensor> {
+        self.exp_unchecked()?
+            .validated("exp", &[self], Some(Box::new(|a| a[0].mapv(f64::exp))))
+    }
+
+    fn exp_unchecked(&self) -> Result<CrypTensor> {
         let cfg = &self.sess.config().functions;
         let m = cfg.exp_squarings;
         let coeffs: Vec<f64> = (0..=cfg.exp_degree)

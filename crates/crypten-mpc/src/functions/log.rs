@@ -30,6 +30,11 @@ impl CrypTensor {
     /// # Errors
     /// Provider or communication failures.
     pub fn log(&self) -> Result<CrypTensor> {
+        self.log_unchecked()?
+            .validated("log", &[self], Some(Box::new(|a| a[0].mapv(f64::ln))))
+    }
+
+    fn log_unchecked(&self) -> Result<CrypTensor> {
         let frac = self.sess.encoder().frac_bits() as i32;
         let degree = self.sess.config().functions.log_degree as usize;
         let exps = even_ladder(frac, 4);

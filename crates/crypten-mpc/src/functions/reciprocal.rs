@@ -125,6 +125,14 @@ impl CrypTensor {
     /// # Errors
     /// Provider or communication failures.
     pub fn reciprocal_positive(&self) -> Result<CrypTensor> {
+        self.reciprocal_positive_unchecked()?.validated(
+            "reciprocal_positive",
+            &[self],
+            Some(Box::new(|a| a[0].mapv(f64::recip))),
+        )
+    }
+
+    fn reciprocal_positive_unchecked(&self) -> Result<CrypTensor> {
         let iterations = self.sess.config().functions.reciprocal_iterations;
         let n = normalise(self, None)?;
         let w = scaled_reciprocal(&n.u, iterations)?;
@@ -140,6 +148,14 @@ impl CrypTensor {
     /// # Errors
     /// Provider or communication failures.
     pub fn reciprocal(&self) -> Result<CrypTensor> {
+        self.reciprocal_unchecked()?.validated(
+            "reciprocal",
+            &[self],
+            Some(Box::new(|a| a[0].mapv(f64::recip))),
+        )
+    }
+
+    fn reciprocal_unchecked(&self) -> Result<CrypTensor> {
         let iterations = self.sess.config().functions.reciprocal_iterations;
         let (split, _) = self.sign_split(&[])?;
         let n = normalise(&split.abs, Some(&split.sign))?;

@@ -74,6 +74,14 @@ impl CrypTensor {
     /// # Errors
     /// Provider or communication failures.
     pub fn sigmoid(&self) -> Result<CrypTensor> {
+        self.sigmoid_unchecked()?.validated(
+            "sigmoid",
+            &[self],
+            Some(Box::new(|a| a[0].mapv(sigmoid_f64))),
+        )
+    }
+
+    fn sigmoid_unchecked(&self) -> Result<CrypTensor> {
         let (neg, s) = self.saturated(SIGMOID_BOUND, sigmoid_f64, 1.0)?;
         // n + (1 - 2n) s
         let sign = neg.mul_int(-2).add_scalar(1.0)?;
@@ -88,6 +96,11 @@ impl CrypTensor {
     /// # Errors
     /// Provider or communication failures.
     pub fn tanh(&self) -> Result<CrypTensor> {
+        self.tanh_unchecked()?
+            .validated("tanh", &[self], Some(Box::new(|a| a[0].mapv(f64::tanh))))
+    }
+
+    fn tanh_unchecked(&self) -> Result<CrypTensor> {
         let (neg, t) = match self.sess.config().functions.sigmoid_method {
             SigmoidMethod::Chebyshev => self.saturated(TANH_BOUND, f64::tanh, 2.0)?,
             SigmoidMethod::Reciprocal => {

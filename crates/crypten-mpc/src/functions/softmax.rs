@@ -17,6 +17,7 @@ use super::range::scaled_reciprocal_in_range;
 use crate::protocol::batch::ring_products;
 use crate::protocol::truncate;
 use crate::{CrypTensor, Error, Result};
+use ndarray::{ArrayD, Axis};
 
 impl CrypTensor {
     /// `x - max(x)` along `dim` and `exp` of it clamped below at `-softmax_clamp`, plus the
@@ -52,6 +53,14 @@ impl CrypTensor {
     /// # Errors
     /// An invalid `dim`; provider or communication failures.
     pub fn softmax(&self, dim: usize) -> Result<CrypTensor> {
+        self.softmax_unchecked(dim)?.validated(
+            "softmax",
+            &[self],
+            Some(Box::new(move |a| softmax_f64(&a[0], dim))),
+        )
+    }
+
+    fn softmax_unchecked(&self, dim: usize) -> Result<CrypTensor> {
         let (_, e, s) = self.shifted_exp(dim)?;
         let n = self.shape()[dim] as f64;
         if n <= 1.0 {
@@ -82,7 +91,40 @@ impl CrypTensor {
     /// # Errors
     /// An invalid `dim`; provider or communication failures.
     pub fn log_softmax(&self, dim: usize) -> Result<CrypTensor> {
+        self.log_softmax_unchecked(dim)?.validated(
+            "log_softmax",
+            &[self],
+            Some(Box::new(move |a| log_softmax_f64(&a[0], dim))),
+        )
+    }
+
+    fn log_softmax_unchecked(&self, dim: usize) -> Result<CrypTensor> {
         let (d, _, s) = self.shifted_exp(dim)?;
         d.sub(&s.log()?)
     }
+}
+
+/// Softmax along `dim` in f64 (validation mode's reference).
+fn softmax_f64(x: &ArrayD<f64>, dim: usize) -> ArrayD<f64> {
+    let axis = Axis(dim.min(x.ndim().saturating_sub(1)));
+    let mut out = x.clone();
+    for mut lane in out.lanes_mut(axis) {
+        let m = lane.fold(f64::MIN, |a, &b| a.max(b));
+        lane.mapv_inplace(|v| (v - m).exp());
+        let s = lane.sum();
+        lane.mapv_inplace(|v| v / s);
+    }
+    out
+}
+
+/// Log-softmax along `dim` in f64 (validation mode's reference).
+fn log_softmax_f64(x: &ArrayD<f64>, dim: usize) -> ArrayD<f64> {
+    let axis = Axis(dim.min(x.ndim().saturating_sub(1)));
+    let mut out = x.clone();
+    for mut lane in out.lanes_mut(axis) {
+        let m = lane.fold(f64::MIN, |a, &b| a.max(b));
+        let log_sum = lane.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
+        lane.mapv_inplace(|v| v - m - log_sum);
+    }
+    out
 }

@@ -82,6 +82,14 @@ impl CrypTensor {
     /// # Errors
     /// Provider or communication failures.
     pub fn inv_sqrt(&self) -> Result<CrypTensor> {
+        self.inv_sqrt_unchecked()?.validated(
+            "inv_sqrt",
+            &[self],
+            Some(Box::new(|a| a[0].mapv(|v| 1.0 / v.sqrt()))),
+        )
+    }
+
+    fn inv_sqrt_unchecked(&self) -> Result<CrypTensor> {
         let (_, y, mag, exps) = self.inv_sqrt_normalised()?;
         let bands = exps.len() + 1;
         let mut factor = vec![0.0; bands];
@@ -103,6 +111,11 @@ impl CrypTensor {
     /// # Errors
     /// Provider or communication failures.
     pub fn sqrt(&self) -> Result<CrypTensor> {
+        self.sqrt_unchecked()?
+            .validated("sqrt", &[self], Some(Box::new(|a| a[0].mapv(f64::sqrt))))
+    }
+
+    fn sqrt_unchecked(&self) -> Result<CrypTensor> {
         let (u, y, mag, exps) = self.inv_sqrt_normalised()?;
         let bands = exps.len() + 1;
         let mut factor = vec![0.0; bands];

@@ -51,6 +51,11 @@ impl CrypTensor {
     /// # Errors
     /// Provider or communication failures.
     pub fn sin(&self) -> Result<CrypTensor> {
+        self.sin_unchecked()?
+            .validated("sin", &[self], Some(Box::new(|a| a[0].mapv(f64::sin))))
+    }
+
+    fn sin_unchecked(&self) -> Result<CrypTensor> {
         let degree = self.sess.config().functions.chebyshev_degree.max(16) as usize;
         let coeffs = chebyshev_fit(|f| (TAU * f).sin(), degree, -1.0, 1.0);
         self.turns()?.chebyshev_unit(&coeffs, false)
@@ -61,6 +66,11 @@ impl CrypTensor {
     /// # Errors
     /// Provider or communication failures.
     pub fn cos(&self) -> Result<CrypTensor> {
+        self.cos_unchecked()?
+            .validated("cos", &[self], Some(Box::new(|a| a[0].mapv(f64::cos))))
+    }
+
+    fn cos_unchecked(&self) -> Result<CrypTensor> {
         let degree = self.sess.config().functions.chebyshev_degree.max(16) as usize;
         let coeffs = chebyshev_fit(|f| (TAU * f).cos(), degree, -1.0, 1.0);
         self.turns()?.chebyshev_unit(&coeffs, false)

@@ -17,7 +17,8 @@ impl CrypTensor {
     /// Shape mismatch or different sessions; communication failures settling an operand.
     pub fn add(&self, other: &CrypTensor) -> Result<Self> {
         self.check(other, "add")?;
-        self.join(&[self, other], |raws| Ok(raws[0].add(raws[1])?))
+        self.join(&[self, other], |raws| Ok(raws[0].add(raws[1])?))?
+            .validated("add", &[self, other], Some(Box::new(|a| &a[0] + &a[1])))
     }
 
     /// `self + other` for operands the caller knows to be small (below `2^(62 - f - p)`, `p`
@@ -124,14 +125,15 @@ impl CrypTensor {
     /// # Errors
     /// Encoding errors; communication failures settling a deferred `self`.
     pub fn mul_scalar(&self, c: f64) -> Result<Self> {
-        if c.fract() == 0.0 && c.abs() < (1u64 << 52) as f64 {
-            return Ok(self.mul_int(c as i64));
-        }
-        if let Some(j) = self.coarse_shift(c.abs()) {
-            return self.shifted_down(j)?.mul_scalar(c * 2f64.powi(j as i32));
-        }
-        let encoded = self.encode_scalar(c)?;
-        self.rescale(self.share()?.mul_scalar(encoded))
+        let out = if c.fract() == 0.0 && c.abs() < (1u64 << 52) as f64 {
+            self.mul_int(c as i64)
+        } else if let Some(j) = self.coarse_shift(c.abs()) {
+            self.shifted_down(j)?.mul_scalar(c * 2f64.powi(j as i32))?
+        } else {
+            let encoded = self.encode_scalar(c)?;
+            self.rescale(self.share()?.mul_scalar(encoded))?
+        };
+        out.validated("mul_scalar", &[self], Some(Box::new(move |a| &a[0] * c)))
     }
 
     /// For public factors at most `largest` in magnitude whose encoding would be coarse (fewer
@@ -209,15 +211,32 @@ impl CrypTensor {
 
     fn product(&self, other: &CrypTensor, op: &Bilinear) -> Result<Self> {
         self.check(other, op.name())?;
-        if self.is_deferred() || other.is_deferred() {
-            if *op == Bilinear::Mul {
-                let z = deferred::mul(&self.sess, self.operand(), other.operand())?;
-                return Ok(self.deferred(z));
-            }
+        let out = if *op == Bilinear::Mul && (self.is_deferred() || other.is_deferred()) {
+            let z = deferred::mul(&self.sess, self.operand(), other.operand())?;
+            self.deferred(z)
+        } else {
             Self::settle_all(&[self, other])?;
+            let z = beaver::bilinear(&self.sess, op, self.share()?, other.share()?)?;
+            self.rescale(z)?
+        };
+        if !out.validates() {
+            return Ok(out);
         }
-        let z = beaver::bilinear(&self.sess, op, self.share()?, other.share()?)?;
-        self.rescale(z)
+        let reference: super::validate::Reference<'_> = match op {
+            Bilinear::Mul => Some(Box::new(|a| &a[0] * &a[1])),
+            Bilinear::Matmul if self.shape().len() == 2 && other.shape().len() == 2 => {
+                Some(Box::new(|a| {
+                    let two = |t: &ArrayD<f64>| t.clone().into_dimensionality::<ndarray::Ix2>();
+                    match (two(&a[0]), two(&a[1])) {
+                        (Ok(x), Ok(y)) => x.dot(&y).into_dyn(),
+                        _ => ArrayD::from_elem(IxDyn(&[]), f64::NAN),
+                    }
+                }))
+            }
+            // Other maps: the range only.
+            _ => None,
+        };
+        out.validated(op.name(), &[self, other], reference)
     }
 
     /// `self * other` elementwise (broadcasting).
@@ -237,12 +256,14 @@ impl CrypTensor {
     /// Provider or communication failures.
     pub fn square(&self) -> Result<Self> {
         let operand = self.operand();
-        if operand.deferred() {
+        let out = if operand.deferred() {
             let z = deferred::square(&self.sess, operand.share, operand.bits)?;
-            return Ok(self.deferred(z));
-        }
-        let z = beaver::square(&self.sess, &self.raw)?;
-        self.rescale(z)
+            self.deferred(z)
+        } else {
+            let z = beaver::square(&self.sess, &self.raw)?;
+            self.rescale(z)?
+        };
+        out.validated("square", &[self], Some(Box::new(|a| a[0].mapv(|v| v * v))))
     }
 
     /// `self @ other` with numpy/torch semantics (batched, broadcast).

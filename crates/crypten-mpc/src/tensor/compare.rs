@@ -215,7 +215,11 @@ impl CrypTensor {
     /// # Errors
     /// Provider or communication failures.
     pub fn relu(&self) -> Result<Self> {
-        Ok(self.relu_and_bits()?.0)
+        self.relu_and_bits()?.0.validated(
+            "relu",
+            &[self],
+            Some(Box::new(|a| a[0].mapv(|v| v.max(0.0)))),
+        )
     }
 
     /// `relu(x)` together with its derivative mask `[x >= 0]` (fixed-point 0/1), from one bit

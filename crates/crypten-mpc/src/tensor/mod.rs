@@ -9,6 +9,7 @@ mod max;
 mod pooling;
 mod reduce;
 mod shape;
+mod validate;
 
 use crate::protocol::batch::truncate_mixed;
 use crate::protocol::deferred::Operand;
