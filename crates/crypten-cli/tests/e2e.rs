@@ -63,7 +63,10 @@ fn the_validation_mode_reaches_launched_parties() {
         .expect("the crypten binary runs");
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
-    assert!(stdout.contains("max |error| of Y against plaintext f64"), "{stdout}");
+    assert!(
+        stdout.contains("max |error| of Y against plaintext f64"),
+        "{stdout}"
+    );
     let product = stdout
         .lines()
         .find(|l| l.starts_with("[party 0] cost of Y * Y "))
