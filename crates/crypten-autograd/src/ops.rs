@@ -25,6 +25,22 @@ impl Variable {
         ))
     }
 
+    /// `self + bias` for a layer's bias added to a product's result (see
+    /// [`Tensor::add_bias`]): the gradients of [`Self::add`].
+    ///
+    /// # Errors
+    /// Shape mismatch; protocol failures.
+    pub fn add_bias(&self, bias: &Variable) -> Result<Variable> {
+        let value = self.value().add_bias(bias.value())?;
+        let (sa, sb) = (self.shape().to_vec(), bias.shape().to_vec());
+        Ok(Variable::from_op(
+            value,
+            "add",
+            vec![self.clone(), bias.clone()],
+            Box::new(move |g| Ok(vec![Some(g.sum_to_shape(&sa)?), Some(g.sum_to_shape(&sb)?)])),
+        ))
+    }
+
     /// `self - other` (broadcasting).
     ///
     /// # Errors

@@ -79,6 +79,19 @@ impl Tensor {
         })
     }
 
+    /// `self + bias` for a layer's bias added to a product's result: as [`Self::add`], but
+    /// an encrypted bias joins an encrypted, deferred `self` without a settling round (see
+    /// [`CrypTensor::add_bias`]).
+    ///
+    /// # Errors
+    /// Shape mismatch; protocol failures.
+    pub fn add_bias(&self, bias: &Tensor) -> Result<Tensor> {
+        match (self, bias) {
+            (Self::Encrypted(a), Self::Encrypted(b)) => Ok(Self::Encrypted(a.add_bias(b)?)),
+            _ => self.add(bias),
+        }
+    }
+
     /// `self - other` (broadcasting).
     ///
     /// # Errors

@@ -169,7 +169,12 @@ impl CrossEntropyLoss {
             vec![logits.clone()],
             Box::new(move |g| {
                 let g = scalar_grad(g)?;
-                let dz = log_probs.exp()?.sub(&onehot)?.mul_scalar(g / n as f64)?;
+                // Probabilities minus 0/1 labels: within [-1, 1], so the labels join the
+                // deferred exponentials without a settling round.
+                let dz = log_probs
+                    .exp()?
+                    .add_bias(&onehot.neg())?
+                    .mul_scalar(g / n as f64)?;
                 Ok(vec![Some(dz)])
             }),
         ))

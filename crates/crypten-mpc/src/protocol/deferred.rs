@@ -138,18 +138,32 @@ pub(crate) fn mul_many(
     if pairs.is_empty() {
         return Ok(Vec::new());
     }
+    // A pair whose two operands are the same tensor is a square: one masked value, not two.
+    let is_square =
+        |x: &Operand<'_>, y: &Operand<'_>| std::ptr::eq(x.share, y.share) && x.bits == y.bits;
     let mut pendings = Vec::with_capacity(pairs.len());
     let mut masked_values = Vec::with_capacity(2 * pairs.len());
     for (x, y) in pairs {
-        let request = Request::DeferredMul {
-            x_shape: x.share.shape().to_vec(),
-            y_shape: y.share.shape().to_vec(),
-            bits: [x.bits, y.bits],
+        let request = match (is_square(x, y), x.bits) {
+            (true, 0) => Request::Square {
+                shape: x.share.shape().to_vec(),
+            },
+            (true, bits) => Request::DeferredSquare {
+                shape: x.share.shape().to_vec(),
+                bits,
+            },
+            (false, _) => Request::DeferredMul {
+                x_shape: x.share.shape().to_vec(),
+                y_shape: y.share.shape().to_vec(),
+                bits: [x.bits, y.bits],
+            },
         };
         request.part_shapes()?;
         let pending = sess.provider().begin(sess.comm(), request)?;
         masked_values.push(masked(sess, *x, &pending.parts[0])?);
-        masked_values.push(masked(sess, *y, &pending.parts[1])?);
+        if !is_square(x, y) {
+            masked_values.push(masked(sess, *y, &pending.parts[1])?);
+        }
         pendings.push(pending);
     }
     let opened = open(sess, "mul", &masked_values.iter().collect::<Vec<_>>())?;
@@ -158,13 +172,46 @@ pub(crate) fn mul_many(
     let mut out = Vec::with_capacity(pairs.len());
     for ((x, y), pending) in pairs.iter().zip(pendings) {
         let parts = sess.provider().finish(sess.comm(), pending)?;
-        let (Some(ox), Some(oy)) = (opened.next(), opened.next()) else {
-            return Err(missing("opened values"));
-        };
+        let ox = opened.next().ok_or_else(|| missing("opened values"))?;
+        if is_square(x, y) {
+            out.push(complete_square(sess, read(ox, x.bits), &parts)?);
+            continue;
+        }
+        let oy = opened.next().ok_or_else(|| missing("opened values"))?;
         let (ox, oy) = (read(ox, x.bits), read(oy, y.bits));
         out.push(complete(sess, *x, *y, &ox, &oy, &parts)?);
     }
     Ok(out)
+}
+
+/// This party's share of a square from its opened operand and the preprocessing parts of a
+/// [`Request::Square`] (settled operand) or a [`Request::DeferredSquare`].
+fn complete_square(sess: &Session, opened: Opened, parts: &[RingTensor]) -> Result<RingTensor> {
+    let Opened { e, wrap } = opened;
+    let mut z = match (wrap, parts) {
+        // x^2 = e^2 + 2 e r + r^2
+        (None, [r, r_sq]) => {
+            let mut z = e.mul(r)?.shl(1);
+            z.add_assign(r_sq)?;
+            z
+        }
+        // t^2 = E^2 + 2 E alpha + 2 K W E mu + alpha^2 + 2 K W (alpha mu) + K^2 W mu (W and
+        // mu are bits; K^2 vanishes in the ring for pending shifts up to 32).
+        (Some(wrap), [_, alpha, mu, alpha_sq, alpha_mu]) => {
+            let mut twice = e.mul(alpha)?;
+            twice.add_assign(&e.mul(&wrap)?.mul(mu)?)?;
+            twice.add_assign(&wrap.mul(alpha_mu)?)?;
+            let mut z = twice.shl(1);
+            z.add_assign(alpha_sq)?;
+            z.add_assign(&wrap.mul(&wrap)?.mul(mu)?)?;
+            z
+        }
+        _ => return Err(missing("preprocessing parts")),
+    };
+    if sess.rank() == 0 {
+        z.add_assign(&e.mul(&e)?)?;
+    }
+    Ok(z)
 }
 
 /// This party's share of the product from the opened operands and the preprocessing parts
@@ -234,22 +281,5 @@ pub(crate) fn square(sess: &Session, x: &RingTensor, bits: u32) -> Result<RingTe
     let c = masked(sess, operand, &pending.parts[0])?;
     let c = open(sess, "square", &[&c])?.swap_remove(0);
     let parts = sess.provider().finish(sess.comm(), pending)?;
-    let Opened { e, wrap } = read(c, bits);
-    let (Some(wrap), [_, alpha, mu, alpha_sq, alpha_mu]) = (wrap, parts.as_slice()) else {
-        return Err(missing("preprocessing parts"));
-    };
-    // t^2 = E^2 + 2 E alpha + 2 K W E mu + alpha^2 + 2 K W (alpha mu) + K^2 W mu (W and mu
-    // are bits; K^2 vanishes in the ring for bits <= 32).
-    let mut twice = e.mul(alpha)?;
-    twice.add_assign(&e.mul(&wrap)?.mul(mu)?)?;
-    twice.add_assign(&wrap.mul(alpha_mu)?)?;
-    let mut z = twice.shl(1);
-    z.add_assign(alpha_sq)?;
-    if bits > 32 {
-        z.add_assign(&wrap.mul(&wrap)?.mul(mu)?)?;
-    }
-    if sess.rank() == 0 {
-        z.add_assign(&e.mul(&e)?)?;
-    }
-    Ok(z)
+    complete_square(sess, read(c, bits), &parts)
 }

@@ -21,6 +21,22 @@ impl CrypTensor {
             .validated("add", &[self, other], Some(Box::new(|a| &a[0] + &a[1])))
     }
 
+    /// `self + bias` where `self` is the result of a product (a layer's output) and `bias` is
+    /// added to it, as a convolution's bias: a settled bias joins a deferred `self` at its
+    /// scale (shifted up) and the sum stays deferred, costing no round. The sum then has a
+    /// product's range (`2^(62-2f)`), as `addmm`'s folded bias does. Otherwise as
+    /// [`Self::add`].
+    ///
+    /// # Errors
+    /// Shape mismatch or different sessions; communication failures settling an operand.
+    pub fn add_bias(&self, bias: &CrypTensor) -> Result<Self> {
+        if !self.operand().deferred() || bias.operand().deferred() {
+            return self.add(bias);
+        }
+        self.add_small(bias)?
+            .validated("add", &[self, bias], Some(Box::new(|a| &a[0] + &a[1])))
+    }
+
     /// `self + other` for operands the caller knows to be small (below `2^(62 - f - p)`, `p`
     /// the larger pending truncation: a function's internal values): an operand with fewer
     /// pending bits is shifted up to the other's scale instead of settling the other, so the
@@ -125,8 +141,14 @@ impl CrypTensor {
     /// # Errors
     /// Encoding errors; communication failures settling a deferred `self`.
     pub fn mul_scalar(&self, c: f64) -> Result<Self> {
+        let power = -c.abs().log2();
         let out = if c.fract() == 0.0 && c.abs() < (1u64 << 52) as f64 {
             self.mul_int(c as i64)
+        } else if power.fract() == 0.0 && (1.0..=40.0).contains(&power) {
+            // c = +-2^-k: a shift, deferred like a product's (the 1/N of a mean over a
+            // power-of-two batch).
+            let shifted = self.shift_down(power as u32)?;
+            if c < 0.0 { shifted.neg() } else { shifted }
         } else if let Some(j) = self.coarse_shift(c.abs()) {
             self.shifted_down(j)?.mul_scalar(c * 2f64.powi(j as i32))?
         } else {

@@ -73,7 +73,7 @@ impl Module for Conv2d {
         let mut y = input.conv2d(&w, &self.params)?;
         if let Some(b) = &self.bias {
             let out_channels = self.weight.shape()[0];
-            y = y.add(&b.var().reshape(&[1, out_channels, 1, 1])?)?;
+            y = y.add_bias(&b.var().reshape(&[1, out_channels, 1, 1])?)?;
         }
         Ok(y)
     }
@@ -125,7 +125,7 @@ impl Module for Conv1d {
         let mut y = input.conv1d(&self.weight.var(), &self.params)?;
         if let Some(b) = &self.bias {
             let out_channels = self.weight.shape()[0];
-            y = y.add(&b.var().reshape(&[1, out_channels, 1])?)?;
+            y = y.add_bias(&b.var().reshape(&[1, out_channels, 1])?)?;
         }
         Ok(y)
     }

@@ -136,7 +136,7 @@ impl Module for BatchNorm {
         };
         let gamma = self.gamma.var().reshape(&cshape)?;
         let beta = self.beta.var().reshape(&cshape)?;
-        Ok(centered.mul(&inv_std)?.mul(&gamma)?.add(&beta)?)
+        Ok(centered.mul(&inv_std)?.mul(&gamma)?.add_bias(&beta)?)
     }
 
     fn named_parameters(&self) -> Vec<(String, Rc<Parameter>)> {
@@ -200,7 +200,7 @@ impl Module for LayerNorm {
         Ok(centered
             .mul(&inv_std)?
             .mul(&self.gamma.var())?
-            .add(&self.beta.var())?)
+            .add_bias(&self.beta.var())?)
     }
 
     fn named_parameters(&self) -> Vec<(String, Rc<Parameter>)> {

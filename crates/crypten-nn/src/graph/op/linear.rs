@@ -192,7 +192,7 @@ fn add_channel_bias(y: Variable, bias: Option<&Variable>) -> Result<Variable> {
     let Some(b) = bias else { return Ok(y) };
     let mut shape = vec![1; y.shape().len()];
     shape[1] = b.shape().iter().product();
-    Ok(y.add(&b.reshape(&shape)?)?)
+    Ok(y.add_bias(&b.reshape(&shape)?)?)
 }
 
 impl Conv {

@@ -22,7 +22,7 @@ pub(super) fn channel_affine(x: &Variable, scale: &Variable, shift: &Variable) -
         )));
     }
     Ok(x.mul(&per_channel(scale, rank)?)?
-        .add(&per_channel(shift, rank)?)?)
+        .add_bias(&per_channel(shift, rank)?)?)
 }
 
 /// Inference batch normalization from its four statistics:
@@ -50,7 +50,7 @@ fn normalize(
         .inv_sqrt()?;
     let y = centered.mul(&inv_std)?.mul(scale)?;
     Ok(match bias {
-        Some(b) => y.add(b)?,
+        Some(b) => y.add_bias(b)?,
         None => y,
     })
 }
