@@ -1,6 +1,6 @@
 //! `crypten bench`: the benchmark suites, each party running them and party 0 reporting.
 
-use crate::launch::{LaunchArgs, ProviderArg, launch};
+use crate::launch::{LaunchArgs, ProviderArg, TruncationArg, launch};
 use crate::party::{PartyArgs, with_session};
 use anyhow::{Context, bail, ensure};
 use crypten_bench::models::run_models;
@@ -64,6 +64,10 @@ pub(crate) struct PaperArgs {
     /// Measured batches per cell, after a warm-up batch.
     #[arg(long, default_value_t = 1)]
     reps: usize,
+    /// Truncation of products with 2 parties: exact (default) or local (the probabilistic
+    /// opt-in, CrypTen's kind).
+    #[arg(long, value_enum, default_value = "exact")]
+    truncation: TruncationArg,
     /// Write the records to this JSON file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -118,6 +122,7 @@ pub(crate) fn bench(suite: Suite) -> anyhow::Result<ExitCode> {
             parties: args.party.parties,
             provider: args.party.provider,
             ttp: false,
+            truncation: TruncationArg::default(),
             timeout: 300.0,
             command,
         };
@@ -243,7 +248,11 @@ fn paper(args: &PaperArgs) -> anyhow::Result<ExitCode> {
             cells.len(),
             if parties == 1 { "party" } else { "parties" },
         );
-        eprintln!("{head}, {} ...", args.provider.0.name());
+        eprintln!(
+            "{head}, {}, {} truncation ...",
+            args.provider.0.name(),
+            args.truncation.0.name()
+        );
         let cfg = cell_config(model, batch, args.reps, args.small);
         let mut record = if parties == 1 {
             let config = crypten::Config {
@@ -278,6 +287,7 @@ fn paper(args: &PaperArgs) -> anyhow::Result<ExitCode> {
                 parties,
                 provider: args.provider,
                 ttp: false,
+                truncation: args.truncation,
                 timeout: 60.0,
                 command,
             })?;
@@ -296,11 +306,13 @@ fn paper(args: &PaperArgs) -> anyhow::Result<ExitCode> {
             record.nmse
         );
         record.command.clone_from(&invocation);
+        record.truncation = args.truncation.0.name().to_string();
         records.retain(|r| {
             !(r.model == record.model
                 && r.parties == record.parties
                 && r.batch == record.batch
                 && r.provider == record.provider
+                && r.truncation == record.truncation
                 && r.small == record.small)
         });
         records.push(record);

@@ -2,7 +2,7 @@
 //! alone reads the model, the data owner alone reads the input; the output is revealed to
 //! every party or to one (`--output-to`) and written as `.npy` by the party that receives it.
 
-use crate::launch::{LaunchArgs, ProviderArg, launch};
+use crate::launch::{LaunchArgs, ProviderArg, TruncationArg, launch};
 use crate::party::with_session;
 use anyhow::{Context, bail, ensure};
 use crypten::Session;
@@ -119,6 +119,7 @@ pub(crate) fn infer(args: &InferArgs) -> anyhow::Result<ExitCode> {
         parties: args.parties,
         provider: args.provider,
         ttp: false,
+        truncation: TruncationArg::default(),
         timeout: 30.0,
         command,
     })

@@ -3,7 +3,7 @@
 //! their output.
 
 use anyhow::{Context, bail};
-use crypten::ProviderKind;
+use crypten::{ProviderKind, Truncation};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::process::{Child, Command, ExitCode, Stdio};
@@ -22,6 +22,10 @@ pub(crate) struct LaunchArgs {
     /// Start a trusted third party: the default, the same as `--provider ttp`.
     #[arg(long, conflicts_with = "provider")]
     pub ttp: bool,
+    /// Truncation of products with 2 parties: exact (default) or local (opt-in: no round,
+    /// but it fails with a small probability; see the README).
+    #[arg(long, value_enum, default_value = "exact")]
+    pub truncation: TruncationArg,
     /// Seconds to wait for the other processes after one has failed before killing them.
     #[arg(long, default_value_t = 120.0)]
     pub timeout: f64,
@@ -79,6 +83,26 @@ impl clap::ValueEnum for ProviderArg {
     }
 }
 
+/// A truncation on the command line, by the names `Truncation::name` gives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub(crate) struct TruncationArg(pub Truncation);
+
+impl clap::ValueEnum for TruncationArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[Self(Truncation::Exact), Self(Truncation::Local)]
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        let help = match self.0 {
+            Truncation::Exact => "exact, dealer-assisted, deferred to the next opening",
+            Truncation::Local => {
+                "2 parties: local shifts, no round, fails with a small probability"
+            }
+        };
+        Some(clap::builder::PossibleValue::new(self.0.name()).help(help))
+    }
+}
+
 /// One process to start: its label, rank and arguments.
 struct Spec {
     label: String,
@@ -123,6 +147,7 @@ pub(crate) fn launch(args: &LaunchArgs) -> anyhow::Result<ExitCode> {
             .env("MASTER_ADDR", "127.0.0.1")
             .env("MASTER_PORT", port.to_string())
             .env("CRYPTEN_PROVIDER", args.provider.0.name())
+            .env("CRYPTEN_TRUNCATION", args.truncation.0.name())
             .env("RAYON_NUM_THREADS", &threads)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

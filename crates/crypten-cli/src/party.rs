@@ -1,7 +1,7 @@
 //! Running a subcommand as one party: from the environment that `crypten launch` sets, or, when
 //! there is none, by launching the parties of a local computation.
 
-use crate::launch::{LaunchArgs, ProviderArg, launch};
+use crate::launch::{LaunchArgs, ProviderArg, TruncationArg, launch};
 use crypten::{CommConfig, Config, Session};
 use std::process::ExitCode;
 
@@ -63,6 +63,7 @@ pub(crate) fn party_or_launch(
         parties: args.parties,
         provider: args.provider,
         ttp: false,
+        truncation: TruncationArg::default(),
         timeout: 120.0,
         command: subcommand,
     };

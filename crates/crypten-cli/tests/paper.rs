@@ -177,6 +177,43 @@ fn small_cells_records_progress_and_report() {
     );
     let again: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert_eq!(again.as_array().unwrap().len(), cells.len());
+
+    // The opt-in local truncation is a cell of its own, at most the exact one's rounds.
+    let res = crypten(&[
+        "bench",
+        "paper",
+        "--small",
+        "--models",
+        "resnet18",
+        "--parties",
+        "2",
+        "--batch",
+        "1",
+        "--truncation",
+        "local",
+        "--json",
+        &j,
+        "--append",
+    ]);
+    let stderr = String::from_utf8_lossy(&res.stderr);
+    assert!(res.status.success(), "{stderr}");
+    assert!(stderr.contains("local truncation"), "{stderr}");
+    let all: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let all = all.as_array().unwrap();
+    assert_eq!(all.len(), cells.len() + 1);
+    let find = |truncation: &str| {
+        all.iter()
+            .find(|r| {
+                r["model"] == "resnet18"
+                    && r["parties"] == 2
+                    && r["batch"] == 1
+                    && r["truncation"] == truncation
+            })
+            .unwrap_or_else(|| panic!("no {truncation} record"))["rounds_per_sample"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(find("local") <= find("exact"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -86,6 +86,31 @@ pub enum Validation {
     RevealAndCheck,
 }
 
+impl Truncation {
+    /// Short name used on the command line, in the environment and in bench records
+    /// (`exact` / `local`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Exact => "exact",
+            Self::Local => "local",
+        }
+    }
+
+    /// Parses `exact` or `local`.
+    ///
+    /// # Errors
+    /// `Config` for any other string.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "exact" => Ok(Self::Exact),
+            "local" => Ok(Self::Local),
+            other => Err(Error::Config(format!(
+                "unknown truncation `{other}` (use exact or local)"
+            ))),
+        }
+    }
+}
+
 /// Configuration of a session, shared by all parties (they must agree on it).
 #[derive(Clone, Debug)]
 pub struct Config {

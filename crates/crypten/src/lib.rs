@@ -94,7 +94,8 @@ pub fn init_from_env() -> Result<Session> {
 /// Joins the computation described by the environment over TCP, in the style of
 /// torch.distributed: `RANK`, `WORLD_SIZE` (the number of computing parties), `MASTER_ADDR`,
 /// `MASTER_PORT`, and optionally `CRYPTEN_PROVIDER` (`ttp` or `tfp`), which overrides
-/// `config.provider`, and `CRYPTEN_VALIDATE=reveal-and-check`, which turns on the revealing
+/// `config.provider`, `CRYPTEN_TRUNCATION` (`exact` or `local`), which overrides
+/// `config.truncation`, and `CRYPTEN_VALIDATE=reveal-and-check`, which turns on the revealing
 /// validation mode (`Config::validation`, for debugging only). With a trusted third party the dealer is one more endpoint (it runs
 /// `crypten ttp` or `crypten-dealer`).
 ///
@@ -104,6 +105,9 @@ pub fn session_from_env(mut config: Config) -> Result<Session> {
     let endpoint = Endpoint::from_env()?;
     if let Ok(provider) = std::env::var("CRYPTEN_PROVIDER") {
         config.provider = ProviderKind::parse(provider.trim())?;
+    }
+    if let Ok(truncation) = std::env::var("CRYPTEN_TRUNCATION") {
+        config.truncation = Truncation::parse(truncation.trim())?;
     }
     if std::env::var("CRYPTEN_VALIDATE").is_ok_and(|v| v.trim() == "reveal-and-check") {
         // Debugging only: every checked value is revealed to every party.

@@ -62,10 +62,17 @@ pub struct CellRecord {
     /// The command that measured the cell (set by `crypten bench paper`).
     #[serde(default)]
     pub command: String,
+    /// The truncation of products (`exact` or `local`; set by `crypten bench paper`).
+    #[serde(default = "exact")]
+    pub truncation: String,
     /// Where party 0's time went in the last measured batch, per operation type, most
     /// expensive first.
     #[serde(default)]
     pub profile: Vec<OpCost>,
+}
+
+fn exact() -> String {
+    "exact".to_string()
 }
 
 /// One operation type's share of a forward pass, per sample (party 0).
@@ -350,6 +357,7 @@ pub fn run_cell(sess: &Session, cfg: &CellConfig) -> Result<Option<CellRecord>> 
         plaintext_seconds_per_sample: plaintext / cfg.batch as f64,
         nmse: err / power.max(1e-300),
         command: String::new(),
+        truncation: sess.config().truncation.name().to_string(),
         profile: by_op(&costs, cfg.batch),
     }))
 }
