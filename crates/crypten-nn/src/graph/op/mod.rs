@@ -399,7 +399,7 @@ impl Op {
             Self::Gemm(g) => one(g.eval(&a)?),
             Self::MatMul => one(linear::matmul(a.get(0)?, a.get(1)?)?),
             Self::Embedding => one(linear::embedding(a.get(0)?, a.get(1)?)?),
-            Self::Add => one(a.get(0)?.add(a.get(1)?)?),
+            Self::Add => one(elementwise::add(a.get(0)?, a.get(1)?)?),
             Self::Sub => one(a.get(0)?.sub(a.get(1)?)?),
             Self::Mul => one(a.get(0)?.mul(a.get(1)?)?),
             Self::Div { integer } => one(elementwise::div(a.get(0)?, a.get(1)?, *integer)?),
