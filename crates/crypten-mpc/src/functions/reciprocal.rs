@@ -95,10 +95,15 @@ pub(crate) fn refine(u: &CrypTensor, mut w: CrypTensor, steps: u32, k: u32) -> R
     }
     let sess = &u.sess;
     let frac = sess.encoder().frac_bits();
-    let uw = ring_products(sess, &[(u.share()?, w.share()?)])?.swap_remove(0);
-    // u w / 2^k in one truncation of the double-scale product.
-    let uw = truncate_many(sess, &[uw], frac + k)?.swap_remove(0);
-    let mut e = u.with(uw.neg()).add_ring(1u64 << frac)?;
+    let mut e = if u.defers_products() {
+        // u w / 2^k, its truncation pending like the product's.
+        u.mul(&w)?.shift_down(k)?.neg().add_ring(1u64 << frac)?
+    } else {
+        let uw = ring_products(sess, &[(u.share()?, w.share()?)])?.swap_remove(0);
+        // u w / 2^k in one truncation of the double-scale product.
+        let uw = truncate_many(sess, &[uw], frac + k)?.swap_remove(0);
+        u.with(uw.neg()).add_ring(1u64 << frac)?
+    };
     for step in 0..steps {
         let factor = e.add_ring(1u64 << frac)?;
         if step + 1 == steps {
@@ -117,9 +122,9 @@ impl CrypTensor {
     ///
     /// Domain: positive values. Error (16 fractional bits, default iterations): at most
     /// `4e-4 * |1/x| + 3 * 2^-16`. Rounds, for any number of parties: one
-    /// comparison (4) plus `9 + reciprocal_iterations` (1 normalisation, 1 to settle it, 3 for
-    /// the initial guess, 1 to settle it, the refinement, 1 for the output factor): 15 by
-    /// default (12 under local truncation, where settling is free). Out of domain: `x <= 0` gives `2^f` (the reciprocal of the
+    /// comparison (4) plus `7 + reciprocal_iterations` (1 normalisation, 1 to settle it, 3 for
+    /// the initial guess, the refinement, 1 for the output factor): 13 by default (12 under
+    /// local truncation, where settling is free). Out of domain: `x <= 0` gives `2^f` (the reciprocal of the
     /// smallest positive value); `x >= 2^f` gives 0.
     ///
     /// # Errors
@@ -143,7 +148,7 @@ impl CrypTensor {
     /// [`CrypTensor::reciprocal_positive`] on `|x|`.
     ///
     /// Error: as `reciprocal_positive` on `|x|`. Rounds: two comparisons plus
-    /// `9 + reciprocal_iterations`: 19 by default (16 under local truncation). `reciprocal(0)` returns `2^f`.
+    /// `7 + reciprocal_iterations`: 17 by default (16 under local truncation). `reciprocal(0)` returns `2^f`.
     ///
     /// # Errors
     /// Provider or communication failures.

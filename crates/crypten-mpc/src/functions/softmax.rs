@@ -46,9 +46,8 @@ impl CrypTensor {
     /// Error (16 fractional bits, default knobs): at most `16 * 2^-16` absolute per element.
     /// Rounds, for any number of parties: a `max` along `dim` (4 per halving: 28 for 100
     /// columns), one comparison for the clamp (4), 4 for the exponential, the reciprocal of
-    /// the row sums (5 for 10 columns, 8 for 100, plus settling its deferred input and guess)
-    /// and 1 for the product: 31 for 10 columns, 49 for 100 (30 and 45 under local
-    /// truncation).
+    /// the row sums (5 for 10 columns, 8 for 100, plus settling its deferred input) and 1 for
+    /// the product: 31 for 10 columns, 46 for 100 (30 and 45 under local truncation).
     ///
     /// # Errors
     /// An invalid `dim`; provider or communication failures.
