@@ -15,7 +15,12 @@ impl Variable {
     /// # Errors
     /// Shape mismatch; protocol failures.
     pub fn add(&self, other: &Variable) -> Result<Variable> {
-        let value = self.value().add(other.value())?;
+        self.sum_node(other, self.value().add(other.value())?)
+    }
+
+    /// The graph node of a sum `value` of `self` and `other` (broadcasting): each gets the
+    /// gradient summed down to its shape.
+    fn sum_node(&self, other: &Variable, value: Tensor) -> Result<Variable> {
         let (sa, sb) = (self.shape().to_vec(), other.shape().to_vec());
         Ok(Variable::from_op(
             value,
@@ -31,14 +36,7 @@ impl Variable {
     /// # Errors
     /// Shape mismatch; protocol failures.
     pub fn add_bias(&self, bias: &Variable) -> Result<Variable> {
-        let value = self.value().add_bias(bias.value())?;
-        let (sa, sb) = (self.shape().to_vec(), bias.shape().to_vec());
-        Ok(Variable::from_op(
-            value,
-            "add",
-            vec![self.clone(), bias.clone()],
-            Box::new(move |g| Ok(vec![Some(g.sum_to_shape(&sa)?), Some(g.sum_to_shape(&sb)?)])),
-        ))
+        self.sum_node(bias, self.value().add_bias(bias.value())?)
     }
 
     /// `self - other` (broadcasting).

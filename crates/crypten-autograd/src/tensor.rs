@@ -79,9 +79,9 @@ impl Tensor {
         })
     }
 
-    /// `self + bias` for a layer's bias added to a product's result: as [`Self::add`], but
-    /// an encrypted bias joins an encrypted, deferred `self` without a settling round (see
-    /// [`CrypTensor::add_bias`]).
+    /// `self + bias` for a layer's bias or a residual added to a product's result: as
+    /// [`Self::add`], but a settled encrypted operand joins a deferred one without a settling
+    /// round (see [`CrypTensor::add_bias`]).
     ///
     /// # Errors
     /// Shape mismatch; protocol failures.

@@ -19,7 +19,7 @@
 use super::batch::mul_many;
 use crate::protocol::batch::{ring_products, truncate_many};
 use crate::protocol::{deferred, truncate};
-use crate::{CrypTensor, Error, Result};
+use crate::{CrypTensor, Error, Result, Session};
 use crypten_core::RingTensor;
 
 /// Chebyshev coefficients `c_0..=c_degree` of `f` on `[lo, hi]`: the discrete Chebyshev
@@ -171,6 +171,34 @@ pub(crate) fn powers(x: &CrypTensor, n: usize) -> Result<Vec<CrypTensor>> {
     Ok(out)
 }
 
+/// `T_k = 2 T_a T_b - T_(2a-k)` at twice the scale, in place of the product `v = T_a T_b`:
+/// `lower` is `T_(2a-k)`'s share and the shift that brings it to twice the scale, or `None`
+/// for `T_0 = 1`. Formed at double scale so the doubling does not double the truncation error.
+fn chebyshev_step(
+    sess: &Session,
+    frac: u32,
+    v: &mut RingTensor,
+    lower: Option<(&RingTensor, u32)>,
+) {
+    match lower {
+        None => {
+            let one = if sess.rank() == 0 {
+                1u64 << (2 * frac)
+            } else {
+                0
+            };
+            for w in v.data_mut() {
+                *w = w.wrapping_shl(1).wrapping_sub(one);
+            }
+        }
+        Some((low, shift)) => {
+            for (w, &t) in v.data_mut().iter_mut().zip(low.data()) {
+                *w = w.wrapping_shl(1).wrapping_sub(t.wrapping_shl(shift));
+            }
+        }
+    }
+}
+
 /// `T_1(t) ..= T_n(t)` (index `k - 1` holds `T_k`) for a shared `t`, in `ceil(log2(n))`
 /// batched rounds.
 fn chebyshev_polynomials(t: &CrypTensor, n: usize) -> Result<Vec<CrypTensor>> {
@@ -195,25 +223,13 @@ fn chebyshev_polynomials(t: &CrypTensor, n: usize) -> Result<Vec<CrypTensor>> {
             let products = deferred::mul_many(sess, &pairs)?;
             let mut level = Vec::with_capacity(products.len());
             for (k, mut v) in (a + 1..=hi).zip(products) {
-                let lower = 2 * a - k;
-                if lower == 0 {
-                    let one = if sess.rank() == 0 {
-                        1u64 << (2 * frac)
-                    } else {
-                        0
-                    };
-                    for w in v.data_mut() {
-                        *w = w.wrapping_shl(1).wrapping_sub(one);
-                    }
-                } else {
-                    // T_(2a-k) at twice the scale (every level's terms are deferred by f; the
-                    // first, t itself, by at most f: see the caller).
-                    let low = out[lower - 1].operand();
-                    let shift = frac - low.bits;
-                    for (w, &t) in v.data_mut().iter_mut().zip(low.share.data()) {
-                        *w = w.wrapping_shl(1).wrapping_sub(t.wrapping_shl(shift));
-                    }
-                }
+                // T_(2a-k) at twice the scale (every level's terms are deferred by f; the
+                // first, t itself, by at most f: see above).
+                let lower = (2 * a - k).checked_sub(1).map(|i| {
+                    let low = out[i].operand();
+                    (low.share, frac - low.bits)
+                });
+                chebyshev_step(sess, frac, &mut v, lower);
                 level.push(t.deferred(v));
             }
             out.extend(level);
@@ -228,25 +244,13 @@ fn chebyshev_polynomials(t: &CrypTensor, n: usize) -> Result<Vec<CrypTensor>> {
             .map(|k| Ok((out[a - 1].share()?, out[k - a - 1].share()?)))
             .collect::<Result<Vec<(&RingTensor, &RingTensor)>>>()?;
         let products = ring_products(sess, &pairs)?;
-        // T_k = 2 T_a T_b - T_(a-b), formed at double scale so the doubling does not double
-        // the truncation error.
         let mut level = Vec::with_capacity(products.len());
         for (k, mut v) in (a + 1..=hi).zip(products) {
-            let lower = 2 * a - k;
-            if lower == 0 {
-                let one = if sess.rank() == 0 {
-                    1u64 << (2 * frac)
-                } else {
-                    0
-                };
-                for w in v.data_mut() {
-                    *w = w.wrapping_shl(1).wrapping_sub(one);
-                }
-            } else {
-                for (w, &t) in v.data_mut().iter_mut().zip(out[lower - 1].share()?.data()) {
-                    *w = w.wrapping_shl(1).wrapping_sub(t.wrapping_shl(frac));
-                }
-            }
+            let lower = match (2 * a - k).checked_sub(1) {
+                Some(i) => Some((out[i].share()?, frac)),
+                None => None,
+            };
+            chebyshev_step(sess, frac, &mut v, lower);
             level.push(v);
         }
         out.extend(

@@ -179,6 +179,10 @@ pub(crate) fn truncate_mixed(
     sess: &Session,
     items: &[(&RingTensor, u32)],
 ) -> Result<Vec<RingTensor>> {
+    if items.len() <= 1 {
+        // Nothing to concatenate.
+        return truncate::truncate_each(sess, items);
+    }
     let mut groups: Vec<u32> = items.iter().map(|&(_, b)| b).collect();
     groups.sort_unstable();
     groups.dedup();

@@ -174,7 +174,7 @@ pub(crate) fn mul_many(
         let parts = sess.provider().finish(sess.comm(), pending)?;
         let ox = opened.next().ok_or_else(|| missing("opened values"))?;
         if is_square(x, y) {
-            out.push(complete_square(sess, read(ox, x.bits), &parts)?);
+            out.push(complete_square(sess, read(ox, x.bits), x.bits, &parts)?);
             continue;
         }
         let oy = opened.next().ok_or_else(|| missing("opened values"))?;
@@ -186,7 +186,12 @@ pub(crate) fn mul_many(
 
 /// This party's share of a square from its opened operand and the preprocessing parts of a
 /// [`Request::Square`] (settled operand) or a [`Request::DeferredSquare`].
-fn complete_square(sess: &Session, opened: Opened, parts: &[RingTensor]) -> Result<RingTensor> {
+fn complete_square(
+    sess: &Session,
+    opened: Opened,
+    bits: u32,
+    parts: &[RingTensor],
+) -> Result<RingTensor> {
     let Opened { e, wrap } = opened;
     let mut z = match (wrap, parts) {
         // x^2 = e^2 + 2 e r + r^2
@@ -203,7 +208,9 @@ fn complete_square(sess: &Session, opened: Opened, parts: &[RingTensor]) -> Resu
             twice.add_assign(&wrap.mul(alpha_mu)?)?;
             let mut z = twice.shl(1);
             z.add_assign(alpha_sq)?;
-            z.add_assign(&wrap.mul(&wrap)?.mul(mu)?)?;
+            if bits > 32 {
+                z.add_assign(&wrap.mul(&wrap)?.mul(mu)?)?;
+            }
             z
         }
         _ => return Err(missing("preprocessing parts")),
@@ -281,5 +288,5 @@ pub(crate) fn square(sess: &Session, x: &RingTensor, bits: u32) -> Result<RingTe
     let c = masked(sess, operand, &pending.parts[0])?;
     let c = open(sess, "square", &[&c])?.swap_remove(0);
     let parts = sess.provider().finish(sess.comm(), pending)?;
-    complete_square(sess, read(c, bits), &parts)
+    complete_square(sess, read(c, bits), bits, &parts)
 }

@@ -21,16 +21,16 @@ impl CrypTensor {
             .validated("add", &[self, other], Some(Box::new(|a| &a[0] + &a[1])))
     }
 
-    /// `self + bias` where `self` is the result of a product (a layer's output) and `bias` is
-    /// added to it, as a convolution's bias: a settled bias joins a deferred `self` at its
-    /// scale (shifted up) and the sum stays deferred, costing no round. The sum then has a
-    /// product's range (`2^(62-2f)`), as `addmm`'s folded bias does. Otherwise as
-    /// [`Self::add`].
+    /// `self + bias` where one operand is the result of a product (a layer's output) and the
+    /// other is added to it, as a convolution's bias or a residual connection: a settled
+    /// operand joins a deferred one at its scale (shifted up) and the sum stays deferred,
+    /// costing no round. The sum then has a product's range (`2^(62-2f)`), as `addmm`'s folded
+    /// bias does. Otherwise as [`Self::add`].
     ///
     /// # Errors
     /// Shape mismatch or different sessions; communication failures settling an operand.
     pub fn add_bias(&self, bias: &CrypTensor) -> Result<Self> {
-        if !self.operand().deferred() || bias.operand().deferred() {
+        if self.operand().deferred() == bias.operand().deferred() {
             return self.add(bias);
         }
         self.add_small(bias)?

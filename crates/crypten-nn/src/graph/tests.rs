@@ -273,19 +273,22 @@ fn conv_affine_spec() -> (GraphSpec, Vec<ArrayD<f64>>) {
     (spec, weights)
 }
 
+/// The graph's output on `x` in plaintext.
+fn run_plain(spec: GraphSpec, weights: Vec<ArrayD<f64>>, x: &ArrayD<f64>) -> ArrayD<f64> {
+    let graph = Graph::new(spec, weights).unwrap();
+    let y = graph
+        .forward(&Variable::constant(Tensor::Plain(x.clone())))
+        .unwrap();
+    y.value().to_plain().unwrap()
+}
+
 #[test]
 fn channel_affine_after_a_convolution_folds_into_its_weights() {
     let (spec, weights) = conv_affine_spec();
     let x = ArrayD::from_shape_fn(IxDyn(&[2, 2, 5, 5]), |i| {
         ((i[0] * 7 + i[1] * 5 + i[2] * 3 + i[3]) % 11) as f64 / 5.0 - 1.0
     });
-    let run = |spec: GraphSpec, weights: Vec<ArrayD<f64>>| {
-        let graph = Graph::new(spec, weights).unwrap();
-        let y = graph
-            .forward(&Variable::constant(Tensor::Plain(x.clone())))
-            .unwrap();
-        y.value().to_plain().unwrap()
-    };
+    let run = |spec, weights| run_plain(spec, weights, &x);
     let want = run(spec.clone(), weights.clone());
     let (mut folded, mut folded_weights) = (spec, weights);
     assert_eq!(fold_channel_affine(&mut folded, &mut folded_weights), 1);
@@ -310,13 +313,7 @@ fn channel_affine_after_a_convolution_without_bias_takes_the_shift_as_bias() {
     // Make the second pair foldable: the Add reads the affine's output twice instead.
     spec.nodes[5].inputs = vec!["a2".into(), "a2".into()];
     let x = ArrayD::from_elem(IxDyn(&[1, 2, 5, 5]), 0.5);
-    let run = |spec: GraphSpec, weights: Vec<ArrayD<f64>>| {
-        let graph = Graph::new(spec, weights).unwrap();
-        let y = graph
-            .forward(&Variable::constant(Tensor::Plain(x.clone())))
-            .unwrap();
-        y.value().to_plain().unwrap()
-    };
+    let run = |spec, weights| run_plain(spec, weights, &x);
     let want = run(spec.clone(), weights.clone());
     let (mut folded, mut folded_weights) = (spec, weights);
     assert_eq!(fold_channel_affine(&mut folded, &mut folded_weights), 2);

@@ -208,16 +208,3 @@ pub(super) fn public_map(x: &Variable, f: fn(f64) -> f64, op: &str) -> Result<Va
         Tensor::Encrypted(_) => Err(invalid(format!("{op} of a private value is not supported"))),
     }
 }
-
-/// `x + y` between a model's values: a settled operand joins a deferred one at its scale
-/// ([`Variable::add_bias`]), so a residual connection or a bias costs no settling round. The
-/// sum must then stay within a product's range (`2^(62-2f)`, about 1e9 with 16 bits), as a
-/// model's activations do.
-pub(super) fn add(x: &Variable, y: &Variable) -> Result<Variable> {
-    let deferred = |v: &Variable| matches!(v.value(), Tensor::Encrypted(c) if c.is_deferred());
-    Ok(if deferred(y) && !deferred(x) {
-        y.add_bias(x)?
-    } else {
-        x.add_bias(y)?
-    })
-}

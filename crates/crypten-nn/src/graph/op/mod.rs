@@ -399,7 +399,8 @@ impl Op {
             Self::Gemm(g) => one(g.eval(&a)?),
             Self::MatMul => one(linear::matmul(a.get(0)?, a.get(1)?)?),
             Self::Embedding => one(linear::embedding(a.get(0)?, a.get(1)?)?),
-            Self::Add => one(elementwise::add(a.get(0)?, a.get(1)?)?),
+            // A residual connection or a bias: no settling round (see `add_bias`).
+            Self::Add => one(a.get(0)?.add_bias(a.get(1)?)?),
             Self::Sub => one(a.get(0)?.sub(a.get(1)?)?),
             Self::Mul => one(a.get(0)?.mul(a.get(1)?)?),
             Self::Div { integer } => one(elementwise::div(a.get(0)?, a.get(1)?, *integer)?),
