@@ -3,6 +3,7 @@
 //! every party or to one (`--output-to`) and written as `.npy` by the party that receives it.
 
 use crate::launch::{LaunchArgs, ProviderArg, TruncationArg, launch};
+use crate::files::{NpyKind, check_writable, read_npy};
 use crate::party::with_session;
 use anyhow::{Context, bail, ensure};
 use crypten::Session;
@@ -10,7 +11,7 @@ use crypten::Tensor;
 use crypten::nn::graph::{Encoding, Graph, GraphSpec, NodeCost};
 use crypten::onnx::Model;
 use ndarray::ArrayD;
-use ndarray_npy::{ReadNpyExt, WriteNpyExt};
+use ndarray_npy::WriteNpyExt;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -138,47 +139,6 @@ fn single_party(args: &InferArgs) -> anyhow::Result<ExitCode> {
         })
     })?;
     Ok(ExitCode::SUCCESS)
-}
-
-fn check_writable(path: &Path) -> anyhow::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    ensure!(
-        dir.is_dir(),
-        "cannot write {}: no directory {}",
-        path.display(),
-        dir.display()
-    );
-    Ok(())
-}
-
-/// The element type of a .npy file, as the graph sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum NpyKind {
-    Float,
-    Int,
-}
-
-fn read_npy(path: &Path) -> anyhow::Result<(ArrayD<f64>, NpyKind)> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    if let Ok(a) = ArrayD::<f32>::read_npy(bytes.as_slice()) {
-        return Ok((a.mapv(f64::from), NpyKind::Float));
-    }
-    if let Ok(a) = ArrayD::<f64>::read_npy(bytes.as_slice()) {
-        return Ok((a, NpyKind::Float));
-    }
-    if let Ok(a) = ArrayD::<i64>::read_npy(bytes.as_slice()) {
-        return Ok((a.mapv(|v| v as f64), NpyKind::Int));
-    }
-    if let Ok(a) = ArrayD::<i32>::read_npy(bytes.as_slice()) {
-        return Ok((a.mapv(f64::from), NpyKind::Int));
-    }
-    bail!(
-        "{}: not a .npy array of float32, float64, int64 or int32 (little-endian, C order)",
-        path.display()
-    )
 }
 
 /// Reads the data owner's inputs and checks their element types against the graph.

@@ -4,10 +4,12 @@
 mod bench;
 mod demo;
 mod examples;
+mod files;
 mod infer;
 mod launch;
 mod party;
 mod probe;
+mod train;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -52,6 +54,10 @@ enum Command {
     /// Private inference of an ONNX model: the model owner's weights and the data owner's
     /// input stay private; launches the parties on this machine when run alone.
     Infer(infer::InferArgs),
+    /// Private training of an ONNX model on data split across parties (feature columns,
+    /// rows, labels at another party); the trained model goes back, as ONNX, to its owner
+    /// only. Launches the parties on this machine when run alone.
+    Train(Box<train::TrainArgs>),
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -116,6 +122,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Infer(args) => infer::infer(&args),
+        Command::Train(args) => train::train(&args),
         Command::Bench { suite } => bench::bench(suite),
         Command::Probe(args) => probe::probe(&args),
     }

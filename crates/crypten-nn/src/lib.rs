@@ -16,6 +16,7 @@ mod module;
 pub mod optim;
 mod parameter;
 pub mod state;
+pub mod train;
 pub mod zoo;
 
 pub use error::{Error, Result};

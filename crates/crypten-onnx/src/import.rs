@@ -23,6 +23,9 @@ pub struct Model {
     spec: GraphSpec,
     weights: Vec<ArrayD<f64>>,
     opset: i64,
+    /// Batch normalizations whose statistics the importer folded into other weights: the
+    /// model's weights are then not the file's initializers and cannot be written back.
+    pub(crate) derived: Vec<String>,
 }
 
 impl Model {
@@ -137,6 +140,8 @@ struct Builder {
     spec: GraphSpec,
     weights: Vec<ArrayD<f64>>,
     refused: Vec<Unsupported>,
+    /// Batch normalizations folded into a per-channel scale and shift.
+    folded: Vec<String>,
 }
 
 impl Builder {
@@ -203,6 +208,7 @@ fn import(model: &ModelProto) -> Result<Model> {
         },
         weights: Vec::new(),
         refused: Vec::new(),
+        folded: Vec::new(),
     };
     for t in &graph.initializer {
         let name = t.name.as_deref().unwrap_or("");
@@ -377,10 +383,12 @@ fn import(model: &ModelProto) -> Result<Model> {
     // convolution's weights: one private product fewer.
     fold_channel_affine(&mut spec, &mut weights);
     spec.validate()?;
+    let derived = b.folded;
     Ok(Model {
         spec,
         weights,
         opset,
+        derived,
     })
 }
 
@@ -511,6 +519,7 @@ fn special(b: &mut Builder, node: &NodeProto, name: &str) -> Option<(Op, Vec<Str
                 b.define(&wname, Kind::Weight, DType::Float);
                 inputs.push(wname);
             }
+            b.folded.push(name.to_string());
             Some((Op::ChannelAffine, inputs))
         }
         _ => None,

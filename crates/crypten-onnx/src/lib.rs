@@ -21,9 +21,11 @@
 mod attr;
 mod convert;
 mod error;
+mod export;
 mod import;
 mod proto;
 mod tensor;
 
 pub use error::{Error, Result, Unsupported};
+pub use export::with_weights;
 pub use import::{MASK_MAGNITUDE, Model, OPSETS};

@@ -2,8 +2,8 @@
 
 use crypten::autograd::no_grad;
 use crypten::ndarray::{ArrayD, Axis, IxDyn, Slice};
-use crypten::nn::optim::{Sgd, SgdConfig};
-use crypten::nn::{CrossEntropyLoss, Linear, Module, ReLU, Sequential, Target};
+use crypten::nn::train::{Dataset as TrainSet, Loss, Optimizer, TrainConfig, fit};
+use crypten::nn::{Linear, Module, ReLU, Sequential};
 use crypten::{Prg, Tensor, Variable};
 
 /// Features, class labels and the number of classes.
@@ -66,17 +66,8 @@ pub(super) fn classifier(features: usize, classes: usize) -> anyhow::Result<Sequ
         .push(Linear::new(16, classes, true, &mut prg)?))
 }
 
-fn rows(t: &Tensor, start: usize, len: usize) -> anyhow::Result<Tensor> {
-    Ok(match t {
-        Tensor::Plain(a) => Tensor::Plain(
-            a.slice_axis(Axis(0), Slice::from(start..start + len))
-                .to_owned(),
-        ),
-        Tensor::Encrypted(c) => Tensor::Encrypted(c.narrow(0, start, len)?),
-    })
-}
-
-/// Mini-batch SGD with cross-entropy; plaintext or encrypted alike. Returns the last loss.
+/// Mini-batch SGD with cross-entropy, in order (the shared training loop); plaintext or
+/// encrypted alike. Returns the last epoch's mean loss, the one figure revealed per epoch.
 pub(super) fn train(
     model: &dyn Module,
     x: &Tensor,
@@ -84,31 +75,21 @@ pub(super) fn train(
     epochs: usize,
     batch: usize,
 ) -> anyhow::Result<f64> {
-    let mut sgd = Sgd::new(
-        model.parameters(),
-        SgdConfig {
-            lr: 0.2,
-            momentum: 0.5,
-            ..SgdConfig::default()
-        },
-    )?;
-    let n = x.shape()[0];
-    let mut last = f64::NAN;
-    for _ in 0..epochs {
-        for start in (0..n).step_by(batch) {
-            let len = batch.min(n - start);
-            sgd.zero_grad();
-            let logits = model.forward(&Variable::constant(rows(x, start, len)?))?;
-            let loss = CrossEntropyLoss.forward(
-                &logits,
-                &Target::OneHot(Variable::constant(rows(onehot, start, len)?)),
-            )?;
-            loss.backward()?;
-            sgd.step()?;
-            last = loss.value().to_plain()?.sum();
-        }
-    }
-    Ok(last)
+    let config = TrainConfig {
+        loss: Loss::CrossEntropy,
+        optimizer: Optimizer::Sgd,
+        lr: 0.2,
+        momentum: 0.5,
+        epochs,
+        batch_size: batch,
+        ..TrainConfig::default()
+    };
+    let data = TrainSet {
+        x: x.clone(),
+        y: onehot.clone(),
+    };
+    let history = fit(model, &config, &data, None, None, &mut |_| {})?;
+    Ok(history.last().map_or(f64::NAN, |r| r.loss))
 }
 
 /// Predicted classes of `logits` rows.
