@@ -125,6 +125,25 @@ impl Tensor {
         )
     }
 
+    /// `1 / x` for `x > 0`: on encrypted values the cheaper positive path (no sign).
+    ///
+    /// # Errors
+    /// Plaintext values `<= 0`; protocol failures.
+    pub fn reciprocal_positive(&self) -> Result<Tensor> {
+        self.map_both(
+            |a| {
+                plain_checked(
+                    a,
+                    "reciprocal_positive",
+                    |v| v > 0.0,
+                    "reciprocal_positive of a value <= 0",
+                    |v| 1.0 / v,
+                )
+            },
+            |c| c.reciprocal_positive(),
+        )
+    }
+
     /// `1 / x`.
     ///
     /// # Errors

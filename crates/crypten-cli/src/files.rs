@@ -116,8 +116,12 @@ pub(crate) fn check_writable(path: &Path) -> anyhow::Result<()> {
         path.display()
     );
     let probe = dir.join(format!(".crypten-write-probe-{}", std::process::id()));
-    std::fs::write(&probe, b"")
-        .with_context(|| format!("cannot write {}: the directory is not writable", path.display()))?;
+    std::fs::write(&probe, b"").with_context(|| {
+        format!(
+            "cannot write {}: the directory is not writable",
+            path.display()
+        )
+    })?;
     let _ = std::fs::remove_file(&probe);
     Ok(())
 }

@@ -2,8 +2,8 @@
 //! alone reads the model, the data owner alone reads the input; the output is revealed to
 //! every party or to one (`--output-to`) and written as `.npy` by the party that receives it.
 
-use crate::launch::{LaunchArgs, ProviderArg, TruncationArg, launch};
 use crate::files::{NpyKind, check_writable, read_npy};
+use crate::launch::{LaunchArgs, ProviderArg, TruncationArg, launch};
 use crate::party::with_session;
 use anyhow::{Context, bail, ensure};
 use crypten::Session;

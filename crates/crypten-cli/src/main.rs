@@ -9,6 +9,7 @@ mod infer;
 mod launch;
 mod party;
 mod probe;
+mod split;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -58,6 +59,9 @@ enum Command {
     /// rows, labels at another party); the trained model goes back, as ONNX, to its owner
     /// only. Launches the parties on this machine when run alone.
     Train(Box<train::TrainArgs>),
+    /// Cut a CSV table into the files each party would hold (feature-column blocks and a
+    /// label file, or row blocks), to try `crypten train` on one machine.
+    Split(split::SplitArgs),
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -123,6 +127,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Infer(args) => infer::infer(&args),
         Command::Train(args) => train::train(&args),
+        Command::Split(args) => split::split(&args).map(|()| ExitCode::SUCCESS),
         Command::Bench { suite } => bench::bench(suite),
         Command::Probe(args) => probe::probe(&args),
     }

@@ -8,9 +8,7 @@
 //! or per batch is revealed.
 
 use crate::optim::{Adam, AdamConfig, Sgd, SgdConfig};
-use crate::{
-    BceLoss, BceWithLogitsLoss, CrossEntropyLoss, Error, Module, MseLoss, Result, Target,
-};
+use crate::{BceLoss, BceWithLogitsLoss, CrossEntropyLoss, Error, Module, MseLoss, Result, Target};
 use crypten_autograd::{Tensor, Variable, no_grad};
 use crypten_core::Prg;
 use crypten_mpc::Session;
@@ -53,9 +51,7 @@ impl Loss {
     pub fn forward(self, output: &Variable, target: &Tensor) -> Result<Variable> {
         let target_var = Variable::constant(target.clone());
         match self {
-            Self::CrossEntropy => {
-                CrossEntropyLoss.forward(output, &Target::OneHot(target_var))
-            }
+            Self::CrossEntropy => CrossEntropyLoss.forward(output, &Target::OneHot(target_var)),
             Self::Mse => MseLoss.forward(output, &target_var),
             Self::Bce => BceLoss.forward(output, &target_var),
             Self::BceLogits => BceWithLogitsLoss.forward(output, &target_var),
@@ -197,10 +193,7 @@ impl Dataset {
 
     fn batch(&self, order: &[usize], start: usize, len: usize) -> Result<(Tensor, Tensor)> {
         let rows = &order[start..start + len];
-        Ok((
-            self.x.index_select(0, rows)?,
-            self.y.index_select(0, rows)?,
-        ))
+        Ok((self.x.index_select(0, rows)?, self.y.index_select(0, rows)?))
     }
 }
 

@@ -1,4 +1,7 @@
-//! Synthetic classification data and the training loop the examples share.
+//! The examples' data (the digits data set, embedded) and the training loop they share.
+
+/// Pixels per digit image.
+const PIXELS: usize = 64;
 
 use crypten::autograd::no_grad;
 use crypten::ndarray::{ArrayD, Axis, IxDyn, Slice};
@@ -14,22 +17,36 @@ pub(super) struct Dataset {
 }
 
 impl Dataset {
-    /// Noisy blobs around one random centre per class.
-    pub(super) fn blobs(samples: usize, features: usize, classes: usize, seed: u8) -> Self {
-        let mut prg = Prg::from_seed([seed; 16]);
-        let centres: Vec<Vec<f64>> = (0..classes)
-            .map(|_| {
-                (0..features)
-                    .map(|_| prg.uniform_f64() * 4.0 - 2.0)
-                    .collect()
-            })
-            .collect();
-        let labels: Vec<usize> = (0..samples).map(|i| (i * 7 + 3) % classes).collect();
-        let x = ArrayD::from_shape_fn(IxDyn(&[samples, features]), |ix| {
-            let noise: f64 = (0..3).map(|_| prg.uniform_f64() - 0.5).sum();
-            centres[labels[ix[0]]][ix[1]] + 2.5 * noise
-        });
-        Self { x, labels, classes }
+    /// The digits data set shipped in `data/digits` (8x8 images scaled to [0, 1], ten
+    /// classes), embedded in the binary: the training split (1,437 rows) or the test split
+    /// (360 rows).
+    pub(super) fn digits(test: bool) -> anyhow::Result<Self> {
+        let text = if test {
+            include_str!("../../../../data/digits/digits_test.csv")
+        } else {
+            include_str!("../../../../data/digits/digits_train.csv")
+        };
+        let mut values = Vec::new();
+        let mut labels = Vec::new();
+        for (i, line) in text.lines().skip(1).enumerate() {
+            let fields: Vec<f64> = line
+                .split(',')
+                .map(str::parse)
+                .collect::<Result<_, _>>()
+                .map_err(|e| anyhow::anyhow!("embedded digits, line {}: {e}", i + 2))?;
+            let (&label, pixels) = fields
+                .split_last()
+                .ok_or_else(|| anyhow::anyhow!("embedded digits, line {}: empty", i + 2))?;
+            anyhow::ensure!(pixels.len() == PIXELS, "embedded digits, line {}", i + 2);
+            values.extend_from_slice(pixels);
+            labels.push(label as usize);
+        }
+        let x = ArrayD::from_shape_vec(IxDyn(&[labels.len(), PIXELS]), values)?;
+        Ok(Self {
+            x,
+            labels,
+            classes: 10,
+        })
     }
 
     /// Rows `start..end`.
@@ -61,9 +78,9 @@ impl Dataset {
 pub(super) fn classifier(features: usize, classes: usize) -> anyhow::Result<Sequential> {
     let mut prg = Prg::from_seed([42; 16]);
     Ok(Sequential::new()
-        .push(Linear::new(features, 16, true, &mut prg)?)
+        .push(Linear::new(features, 32, true, &mut prg)?)
         .push(ReLU)
-        .push(Linear::new(16, classes, true, &mut prg)?))
+        .push(Linear::new(32, classes, true, &mut prg)?))
 }
 
 /// Mini-batch SGD with cross-entropy, in order (the shared training loop); plaintext or
@@ -78,7 +95,7 @@ pub(super) fn train(
     let config = TrainConfig {
         loss: Loss::CrossEntropy,
         optimizer: Optimizer::Sgd,
-        lr: 0.2,
+        lr: 0.1,
         momentum: 0.5,
         epochs,
         batch_size: batch,

@@ -1,17 +1,17 @@
-//! The four use cases. Every party builds the same synthetic dataset and keeps only its own
-//! part (`mine` below): the other parts are replaced by zeros of the agreed shape before
-//! anything is shared, so the computation never touches them.
+//! The four use cases on the digits data set (embedded). Every party loads the same data and
+//! keeps only its own part (`mine` below): the other parts are replaced by zeros of the agreed
+//! shape before anything is shared, so the computation never touches them. With files, each
+//! party holding only its own, `crypten train` does the same (see the README).
 
 use super::data::{Dataset, accuracy, classifier, infer, predictions, train};
 use crypten::ndarray::{ArrayD, IxDyn};
 use crypten::nn::Module;
 use crypten::{CrypTensor, Session, Tensor};
 
-const TRAIN: usize = 240;
-const TEST: usize = 120;
-const CLASSES: usize = 3;
-const EPOCHS: usize = 6;
-const BATCH: usize = 40;
+const CLASSES: usize = 10;
+const FEATURES: usize = 64;
+const EPOCHS: usize = 3;
+const BATCH: usize = 32;
 
 /// `value` at its owner, zeros of the same shape elsewhere; then encrypted from the owner.
 fn share_from(sess: &Session, owner: usize, value: &ArrayD<f64>) -> anyhow::Result<CrypTensor> {
@@ -53,9 +53,9 @@ fn reference(train_set: &Dataset, test: &Dataset) -> anyhow::Result<f64> {
     Ok(accuracy(&predictions(&logits), &test.labels))
 }
 
-fn split(features: usize) -> (Dataset, Dataset) {
-    let all = Dataset::blobs(TRAIN + TEST, features, CLASSES, 5);
-    (all.rows(0, TRAIN), all.rows(TRAIN, TRAIN + TEST))
+/// The digits' training and test splits.
+fn split() -> anyhow::Result<(Dataset, Dataset)> {
+    Ok((Dataset::digits(false)?, Dataset::digits(true)?))
 }
 
 /// The encrypted training data of a use case, and who sees the test predictions.
@@ -82,7 +82,7 @@ fn train_and_report(sess: &Session, data: Private<'_>) -> anyhow::Result<()> {
         EPOCHS,
         BATCH,
     )?;
-    println!("{}: trained; last batch loss {loss:.4}", data.name);
+    println!("{}: trained; last epoch's mean loss {loss:.4}", data.name);
     report(
         data.owner,
         &infer(&model, &Tensor::Encrypted(data.x_test))?,
@@ -98,16 +98,21 @@ fn train_and_report(sess: &Session, data: Private<'_>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Vertical partitioning: party k holds feature columns 2k, 2k+1; party 0 also the labels.
+/// Vertical partitioning: party k holds the k-th block of pixel columns; party 0 also the
+/// labels.
 pub(super) fn feature_aggregation(sess: &Session) -> anyhow::Result<()> {
     let parties = sess.parties();
-    let features = 2 * parties;
-    let (train_set, test) = split(features);
-    let mine = 2 * sess.rank()..2 * sess.rank() + 2;
-    println!("I hold feature columns {mine:?} of {TRAIN} training and {TEST} test samples");
+    let (train_set, test) = split()?;
+    let bounds: Vec<usize> = (0..=parties).map(|k| k * FEATURES / parties).collect();
+    let mine = bounds[sess.rank()]..bounds[sess.rank() + 1];
+    println!(
+        "I hold pixel columns {mine:?} of {} training and {} test images",
+        train_set.labels.len(),
+        test.labels.len()
+    );
     let blocks = |data: &Dataset| -> anyhow::Result<CrypTensor> {
         let parts = (0..parties)
-            .map(|k| share_from(sess, k, &data.columns(2 * k, 2 * k + 2)))
+            .map(|k| share_from(sess, k, &data.columns(bounds[k], bounds[k + 1])))
             .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(CrypTensor::cat(&parts.iter().collect::<Vec<_>>(), 1)?)
     };
@@ -129,9 +134,13 @@ pub(super) fn feature_aggregation(sess: &Session) -> anyhow::Result<()> {
 
 /// Party 0 holds the features, party 1 the labels.
 pub(super) fn data_labelling(sess: &Session) -> anyhow::Result<()> {
-    let (train_set, test) = split(6);
+    let (train_set, test) = split()?;
     match sess.rank() {
-        0 => println!("I hold the features of {TRAIN} training and {TEST} test samples"),
+        0 => println!(
+            "I hold the images of {} training and {} test samples",
+            train_set.labels.len(),
+            test.labels.len()
+        ),
         1 => println!("I hold the labels"),
         _ => println!("I hold no data and help compute"),
     }
@@ -156,8 +165,9 @@ pub(super) fn data_labelling(sess: &Session) -> anyhow::Result<()> {
 /// party 0 also holds the test set.
 pub(super) fn dataset_augmentation(sess: &Session) -> anyhow::Result<()> {
     let parties = sess.parties();
-    let (train_set, test) = split(6);
-    let bounds: Vec<usize> = (0..=parties).map(|k| k * TRAIN / parties).collect();
+    let (train_set, test) = split()?;
+    let rows = train_set.labels.len();
+    let bounds: Vec<usize> = (0..=parties).map(|k| k * rows / parties).collect();
     let rank = sess.rank();
     println!(
         "I hold training samples {}..{}",
@@ -191,8 +201,8 @@ pub(super) fn dataset_augmentation(sess: &Session) -> anyhow::Result<()> {
 /// Party 0 trains a model on its own data and keeps it private; party 1 classifies its own
 /// samples with it. Neither sees the other's input; only party 1 sees the predictions.
 pub(super) fn model_hiding(sess: &Session) -> anyhow::Result<()> {
-    let (train_set, test) = split(6);
-    let model = classifier(6, CLASSES)?;
+    let (train_set, test) = split()?;
+    let model = classifier(FEATURES, CLASSES)?;
     if sess.rank() == 0 {
         let loss = train(
             &model,
@@ -202,10 +212,11 @@ pub(super) fn model_hiding(sess: &Session) -> anyhow::Result<()> {
             BATCH,
         )?;
         println!(
-            "I trained my model locally on my {TRAIN} samples (last loss {loss:.4}) and share it encrypted"
+            "I trained my model locally on my {} samples (last loss {loss:.4}) and share it encrypted",
+            train_set.labels.len()
         );
     } else if sess.rank() == 1 {
-        println!("I hold {TEST} samples to classify");
+        println!("I hold {} samples to classify", test.labels.len());
     }
     model.encrypt(sess, 0)?;
     let x = share_from(sess, 1, &test.x)?;

@@ -382,21 +382,25 @@ pub(crate) fn agree(
             let (vr, vc) = summaries
                 .get(v.owner)
                 .and_then(|s| s.validation)
-                .with_context(|| format!("party {} did not announce the validation set", v.owner))?;
+                .with_context(|| {
+                    format!("party {} did not announce the validation set", v.owner)
+                })?;
             ensure!(
                 vc == facts.features(),
                 "the validation set {} has {vc} columns, the model takes {}",
                 v.path.display(),
                 facts.features()
             );
-            let labels = validation_labels(args).context(
-                "--validation with an .npy file needs --validation-labels RANK:PATH",
-            )?;
+            let labels = validation_labels(args)
+                .context("--validation with an .npy file needs --validation-labels RANK:PATH")?;
             let lr = summaries
                 .get(labels.owner)
                 .and_then(|s| s.validation_labels)
                 .with_context(|| {
-                    format!("party {} did not announce the validation labels", labels.owner)
+                    format!(
+                        "party {} did not announce the validation labels",
+                        labels.owner
+                    )
                 })?;
             ensure!(
                 lr == vr,

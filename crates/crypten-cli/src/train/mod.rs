@@ -278,8 +278,7 @@ fn load_model(args: &TrainArgs) -> anyhow::Result<(Vec<u8>, Model, ModelFacts)> 
     let path = args.model.as_deref().context("--model is required")?;
     let bytes =
         std::fs::read(path).with_context(|| format!("cannot read the model {}", path.display()))?;
-    let model =
-        Model::from_bytes(&bytes).with_context(|| format!("model {}", path.display()))?;
+    let model = Model::from_bytes(&bytes).with_context(|| format!("model {}", path.display()))?;
     if args.output.is_some() {
         model
             .check_exportable()
@@ -389,8 +388,7 @@ fn announce_facts(
         .iter()
         .try_fold(1usize, |a, &d| a.checked_mul(d));
     ensure!(
-        features.is_some_and(|n| (1..=1 << 24).contains(&n))
-            && (1..=1 << 20).contains(&f.outputs),
+        features.is_some_and(|n| (1..=1 << 24).contains(&n)) && (1..=1 << 20).contains(&f.outputs),
         "party {owner} announced implausible model sizes ({:?} in, {} out)",
         f.sample_shape,
         f.outputs
@@ -413,7 +411,11 @@ fn share(
             &zeros
         }
     };
-    Ok(CrypTensor::from_array(sess, &array.clone().into_dyn(), owner)?)
+    Ok(CrypTensor::from_array(
+        sess,
+        &array.clone().into_dyn(),
+        owner,
+    )?)
 }
 
 /// The joint features, `[rows, sample shape...]`, and the targets `[rows, width]`.
@@ -471,7 +473,12 @@ fn share_validation_set(
         return Ok(None);
     };
     let labels = data::validation_labels(args).context("no validation labels")?;
-    let x = share(sess, v.owner, own.validation.as_ref(), (rows, facts.features()))?;
+    let x = share(
+        sess,
+        v.owner,
+        own.validation.as_ref(),
+        (rows, facts.features()),
+    )?;
     let y = share(
         sess,
         labels.owner,

@@ -7,9 +7,11 @@ use std::rc::Rc;
 
 /// Adam settings (PyTorch's meaning and defaults).
 ///
-/// With encrypted parameters, the second moment `g^2` of small gradients falls below the
-/// fixed-point resolution (`2^-16` by default); `eps` then dominates the denominator, so
-/// choose `eps` no smaller than about `1e-3` there, or raise `Config::frac_bits`.
+/// With encrypted parameters, the second moment `g^2` of a gradient below `2^-f/2` (`f` the
+/// fractional bits, 16 by default) rounds to 0, so `sqrt(v)` is only resolved to `2^-f/2`:
+/// a smaller `eps` would divide by a denominator that encodes as 0. The step therefore uses
+/// `max(eps, 2^-f/2)` (`2^-8` by default) on encrypted parameters, and `eps` as given on
+/// plaintext ones.
 #[derive(Clone, Copy, Debug)]
 pub struct AdamConfig {
     /// Learning rate.
@@ -103,9 +105,17 @@ impl Adam {
                         v.mul_scalar(c.beta2)?.add(&g2.mul_scalar(1.0 - c.beta2)?)?,
                     ),
                 };
-                let denominator = v.mul_scalar(1.0 / bias2)?.sqrt()?.add_scalar(c.eps)?;
+                let eps = match &v {
+                    Tensor::Encrypted(e) => {
+                        let half = e.session().encoder().frac_bits() / 2;
+                        c.eps.max(0.5f64.powi(half as i32))
+                    }
+                    Tensor::Plain(_) => c.eps,
+                };
+                // The denominator is at least eps > 0: the positive reciprocal applies.
+                let denominator = v.mul_scalar(1.0 / bias2)?.sqrt()?.add_scalar(eps)?;
                 let update = m
-                    .mul(&denominator.reciprocal()?)?
+                    .mul(&denominator.reciprocal_positive()?)?
                     .mul_scalar(c.lr / bias1)?;
                 p.set(value.sub(&update)?);
                 *moments = Some((m, v));
