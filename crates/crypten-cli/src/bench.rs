@@ -37,6 +37,9 @@ pub(crate) enum Suite {
     /// The CrypTen paper's benchmarks: text, Wav2Letter, ResNet-18 and ViT-B/16 inference per
     /// party count and batch size, each cell its own processes; JSON and a report with plots.
     Paper(PaperArgs),
+    /// Private training of the digits MLP per party count: time per epoch next to plaintext,
+    /// rounds and bytes per step per party.
+    Train(crate::train::bench::TrainBenchArgs),
     /// One cell of `bench paper`, as a party.
     #[command(hide = true)]
     PaperCell(CellArgs),
@@ -103,6 +106,9 @@ pub(crate) fn bench(suite: Suite) -> anyhow::Result<ExitCode> {
         Suite::Ops(args) => ("ops", args),
         Suite::Models(args) => ("models", args),
         Suite::Paper(args) => return paper(&args),
+        Suite::Train(args) => {
+            return crate::train::bench::bench_train(&args).map(|()| ExitCode::SUCCESS);
+        }
         Suite::PaperCell(args) => return paper_cell(&args),
     };
     if std::env::var_os("RANK").is_none() {

@@ -8,6 +8,7 @@
 //! reveals the batch order, the row counts and the mean loss once per epoch (with a
 //! validation set, its mean loss and accuracy), nothing per sample.
 
+pub(crate) mod bench;
 mod data;
 mod progress;
 
