@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerate the digits CSVs and the two untrained ONNX models in this folder.
+"""Regenerate the digits CSVs and the three untrained ONNX models in this folder.
 
 Deterministic: running it twice gives byte-identical CSV files (the ONNX files
 are checked for numerical agreement, see README.md).
@@ -55,10 +55,18 @@ def make_models(out, sample):
         nn.Flatten(),
         nn.Linear(4 * 4 * 4, 10),
     )
+    class Squeeze(nn.Module):
+        def forward(self, x):
+            return x.squeeze(1)
+
+    # A binary classifier (one logit per image, output [batch]), e.g. "is it a zero?".
+    torch.manual_seed(0)
+    logreg = nn.Sequential(nn.Linear(64, 1), Squeeze())
     rows = torch.tensor(sample[:8], dtype=torch.float32)
     for name, model, x in [
         ("mlp.onnx", mlp, rows),
         ("cnn.onnx", cnn, rows.reshape(-1, 1, 8, 8)),
+        ("logreg.onnx", logreg, rows),
     ]:
         model.eval()
         path = os.path.join(out, name)

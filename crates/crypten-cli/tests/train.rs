@@ -594,3 +594,106 @@ fn bad_input_is_refused_before_any_training() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_binary_classifier_with_bce_logits_and_a_regression_with_mse() {
+    let dir = workdir("losses");
+    let (x, y) = read_digits("digits_train.csv");
+    let (tx, ty) = read_digits("digits_test.csv");
+    let images = dir.join("images.npy");
+    x.write_npy(std::fs::File::create(&images).unwrap())
+        .unwrap();
+    let test_images = dir.join("test_images.npy");
+    tx.write_npy(std::fs::File::create(&test_images).unwrap())
+        .unwrap();
+    // "Is it a zero?" as a column of a CSV that also holds the digit.
+    let binary_csv = |path: &Path, labels: &[usize]| {
+        let mut text = String::from("label,is_zero\n");
+        for &l in labels {
+            text.push_str(&format!("{l},{}\n", u8::from(l == 0)));
+        }
+        std::fs::write(path, text).unwrap();
+    };
+    let (train_labels, test_labels) = (dir.join("binary.csv"), dir.join("binary_test.csv"));
+    binary_csv(&train_labels, &y);
+    binary_csv(&test_labels, &ty);
+    let hist = dir.join("bce.json");
+    let out = crypten(&[
+        "train",
+        "--model",
+        &digits("logreg.onnx"),
+        "-n",
+        "2",
+        "--data",
+        &format!("0:{}", s(&images)),
+        "--labels",
+        &format!("1:{}:is_zero", s(&train_labels)),
+        "--loss",
+        "bce-logits",
+        "--lr",
+        "0.5",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "32",
+        "--validation",
+        &format!("0:{}", s(&test_images)),
+        "--validation-labels",
+        &format!("1:{}:is_zero", s(&test_labels)),
+        "--output",
+        &s(&dir.join("logreg.onnx")),
+        "--history",
+        &s(&hist),
+    ]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let h = history(&hist);
+    let last = &h["epochs"][1];
+    let zeros = ty.iter().filter(|&&l| l == 0).count() as f64 / ty.len() as f64;
+    let acc = last["validation_accuracy"].as_f64().unwrap();
+    assert!(
+        acc > 0.97 && acc > 1.0 - zeros + 0.05,
+        "is-zero accuracy {acc} (always 'no' scores {})",
+        1.0 - zeros
+    );
+    assert!(last["loss"].as_f64().unwrap() < h["epochs"][0]["loss"].as_f64().unwrap());
+
+    // Regression of one-hot targets (float .npy) with mean squared error.
+    let targets = dir.join("onehot.npy");
+    crypten::nn::one_hot(&y, 10)
+        .unwrap()
+        .write_npy(std::fs::File::create(&targets).unwrap())
+        .unwrap();
+    let hist = dir.join("mse.json");
+    let out = crypten(&[
+        "train",
+        "--model",
+        &digits("mlp.onnx"),
+        "-n",
+        "2",
+        "--data",
+        &format!("0:{}", s(&images)),
+        "--labels",
+        &format!("1:{}", s(&targets)),
+        "--loss",
+        "mse",
+        "--lr",
+        "0.5",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "32",
+        "--keep-shared",
+        &s(&dir.join("shares")),
+        "--history",
+        &s(&hist),
+    ]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let h = history(&hist);
+    let (first, second) = (
+        h["epochs"][0]["loss"].as_f64().unwrap(),
+        h["epochs"][1]["loss"].as_f64().unwrap(),
+    );
+    assert!(second < first, "mse falls: {first} then {second}");
+    assert_eq!(h["loss"], "mse");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -18,6 +18,8 @@ use std::str::FromStr;
 pub(crate) struct FileSpec {
     pub owner: usize,
     pub path: PathBuf,
+    /// For labels in a CSV: the column (`RANK:FILE.csv:COLUMN`).
+    pub column: Option<String>,
 }
 
 impl FromStr for FileSpec {
@@ -31,9 +33,21 @@ impl FromStr for FileSpec {
             .parse()
             .map_err(|_| format!("`{spec}`: `{rank}` is not a party rank"))?;
         ensure_path(path, spec)?;
+        // `FILE.csv:COLUMN` names a CSV column; any other colon belongs to the path.
+        if let Some((file, column)) = path.rsplit_once(':')
+            && is_csv(Path::new(file))
+            && !column.is_empty()
+        {
+            return Ok(Self {
+                owner,
+                path: PathBuf::from(file),
+                column: Some(column.to_string()),
+            });
+        }
         Ok(Self {
             owner,
             path: PathBuf::from(path),
+            column: None,
         })
     }
 }
@@ -61,6 +75,9 @@ pub(crate) struct ModelFacts {
     pub sample_shape: Vec<usize>,
     /// The output's width (classes, for a classifier).
     pub outputs: usize,
+    /// The output is `[batch]` (one value per sample) rather than `[batch, outputs]`.
+    #[serde(default)]
+    pub squeezed: bool,
 }
 
 impl ModelFacts {
@@ -130,27 +147,27 @@ pub(crate) fn read_own(
     let mut own = Own::default();
     for (i, spec) in args.data.iter().enumerate() {
         if spec.owner == rank {
-            let x = read_features(&spec.path, &args.label_column)?;
+            let x = read_features(&spec.path, &label_columns(args))?;
             check_range(&x, &spec.path, max_abs)?;
             own.features.push((i, x));
         }
     }
     for (i, spec) in args.labels.iter().enumerate() {
         if spec.owner == rank {
-            own.labels.push((i, read_targets(args, &spec.path, facts)?));
+            own.labels.push((i, read_targets(args, spec, facts)?));
         }
     }
     if let Some(v) = &args.validation
         && v.owner == rank
     {
-        let x = read_features(&v.path, &args.label_column)?;
+        let x = read_features(&v.path, &label_columns(args))?;
         check_range(&x, &v.path, max_abs)?;
         own.validation = Some(x);
     }
     if let Some(labels) = validation_labels(args)
         && labels.owner == rank
     {
-        own.validation_labels = Some(read_targets(args, &labels.path, facts)?);
+        own.validation_labels = Some(read_targets(args, &labels, facts)?);
     }
     Ok(own)
 }
@@ -169,16 +186,17 @@ fn is_csv(path: &Path) -> bool {
 
 /// Features as `[rows, columns]`: an .npy array (float), or every column of a CSV but the
 /// label column.
-fn read_features(path: &Path, label_column: &str) -> anyhow::Result<Array2<f64>> {
+fn read_features(path: &Path, label_columns: &[&str]) -> anyhow::Result<Array2<f64>> {
     if is_csv(path) {
         let (header, table) = read_csv(path)?;
         let keep: Vec<usize> = (0..header.len())
-            .filter(|&c| header[c] != label_column)
+            .filter(|&c| !label_columns.contains(&header[c].as_str()))
             .collect();
         ensure!(
             !keep.is_empty(),
-            "{}: no feature columns besides the label column {label_column}",
-            path.display()
+            "{}: no feature columns besides the label column(s) {}",
+            path.display(),
+            label_columns.join(", ")
         );
         return Ok(table.select(Axis(1), &keep));
     }
@@ -209,6 +227,19 @@ fn check_range(x: &Array2<f64>, path: &Path, max_abs: f64) -> anyhow::Result<()>
 
 /// The label column of a file: a CSV's `--label-column` (or its only column), or an .npy
 /// vector or matrix; `true` when its values are integers by type.
+/// The names of label columns, which feature CSVs drop: `--label-column` and every column a
+/// labels spec names.
+fn label_columns(args: &TrainArgs) -> Vec<&str> {
+    let mut names = vec![args.label_column.as_str()];
+    names.extend(
+        args.labels
+            .iter()
+            .chain(&args.validation_labels)
+            .filter_map(|s| s.column.as_deref()),
+    );
+    names
+}
+
 fn read_label_values(path: &Path, label_column: &str) -> anyhow::Result<(Array2<f64>, bool)> {
     if is_csv(path) {
         let (header, table) = read_csv(path)?;
@@ -231,8 +262,14 @@ fn read_label_values(path: &Path, label_column: &str) -> anyhow::Result<(Array2<
 
 /// Targets encoded for the loss: one-hot rows for cross-entropy (from class indices, or
 /// one-hot rows as given), values of the output's width for the others.
-fn read_targets(args: &TrainArgs, path: &Path, facts: &ModelFacts) -> anyhow::Result<Array2<f64>> {
-    let (y, _) = read_label_values(path, &args.label_column)?;
+fn read_targets(
+    args: &TrainArgs,
+    spec: &FileSpec,
+    facts: &ModelFacts,
+) -> anyhow::Result<Array2<f64>> {
+    let path = spec.path.as_path();
+    let column = spec.column.as_deref().unwrap_or(&args.label_column);
+    let (y, _) = read_label_values(path, column)?;
     let what = |r: usize| format!("{}: row {r}", path.display());
     if let Some(((r, _), _)) = y.indexed_iter().find(|(_, v)| !v.is_finite()) {
         bail!("{} is NaN or infinite", what(r));

@@ -333,13 +333,14 @@ fn model_facts(model: &Model) -> anyhow::Result<ModelFacts> {
     })?;
     let out_shape = out.shape().to_vec();
     ensure!(
-        out_shape.first() == Some(&1) && out_shape.len() == 2,
-        "training takes a model whose output is [batch, outputs], this one gives {out_shape:?} \
-         for one sample"
+        out_shape.first() == Some(&1) && matches!(out_shape.len(), 1 | 2),
+        "training takes a model whose output is [batch, outputs] or [batch], this one gives \
+         {out_shape:?} for one sample"
     );
     Ok(ModelFacts {
         sample_shape,
-        outputs: out_shape[1],
+        outputs: out_shape.get(1).copied().unwrap_or(1),
+        squeezed: out_shape.len() == 1,
     })
 }
 
@@ -453,8 +454,17 @@ fn share_training_set(
     let y = CrypTensor::cat(&labels.iter().collect::<Vec<_>>(), 0)?;
     Ok(Dataset {
         x: Tensor::Encrypted(x.reshape(&sample_rows(layout.rows, facts))?),
-        y: Tensor::Encrypted(y),
+        y: Tensor::Encrypted(y.reshape(&target_rows(layout.rows, facts))?),
     })
+}
+
+/// The targets' shape: the output's, `[rows, outputs]` or `[rows]`.
+fn target_rows(rows: usize, facts: &ModelFacts) -> Vec<usize> {
+    if facts.squeezed {
+        vec![rows]
+    } else {
+        vec![rows, facts.outputs]
+    }
 }
 
 fn sample_rows(rows: usize, facts: &ModelFacts) -> Vec<usize> {
@@ -488,7 +498,7 @@ fn share_validation_set(
     )?;
     Ok(Some(Dataset {
         x: Tensor::Encrypted(x.reshape(&sample_rows(rows, facts))?),
-        y: Tensor::Encrypted(y),
+        y: Tensor::Encrypted(y.reshape(&target_rows(rows, facts))?),
     }))
 }
 
@@ -669,5 +679,11 @@ mod tests {
         assert!("x.csv".parse::<FileSpec>().is_err());
         assert!("a:x.csv".parse::<FileSpec>().is_err());
         assert!("1:".parse::<FileSpec>().is_err());
+        let spec: FileSpec = "1:data.csv:target".parse().expect("a CSV column");
+        assert_eq!(spec.path, std::path::PathBuf::from("data.csv"));
+        assert_eq!(spec.column.as_deref(), Some("target"));
+        let spec: FileSpec = "1:c:/x.npy".parse().expect("a colon in the path");
+        assert_eq!(spec.path, std::path::PathBuf::from("c:/x.npy"));
+        assert_eq!(spec.column, None);
     }
 }
