@@ -16,6 +16,9 @@ pub struct CommConfig {
     /// the same; a frame of another channel is refused (`Error::Diverged`, or a failed
     /// rendezvous), so one process can later carry several computations apart. Default 0.
     pub channel: u32,
+    /// TLS with mutual authentication on every link (only with an address table, as a
+    /// cluster file gives); `None` is plain TCP.
+    pub tls: Option<std::sync::Arc<crate::TlsConfig>>,
 }
 
 impl Default for CommConfig {
@@ -25,6 +28,7 @@ impl Default for CommConfig {
             connect_timeout: Duration::from_secs(30),
             max_frame_bytes: 8 << 30,
             channel: 0,
+            tls: None,
         }
     }
 }

@@ -1,22 +1,41 @@
-//! Where an endpoint sits in a computation, from arguments or from the environment that
-//! `crypten launch` sets (torch.distributed's style: `RANK`, `WORLD_SIZE`, `MASTER_ADDR`,
-//! `MASTER_PORT`), and the communicator settings a deployment may override
+//! Where an endpoint sits in a computation, from arguments or from the environment: either
+//! `crypten launch`'s (torch.distributed's style: `RANK`, `WORLD_SIZE`, `MASTER_ADDR`,
+//! `MASTER_PORT`) or a cluster file's (`CRYPTEN_CLUSTER`, `CRYPTEN_PARTY`, `CRYPTEN_CERT`,
+//! `CRYPTEN_KEY`), and the communicator settings a deployment may override
 //! (`CRYPTEN_RECV_TIMEOUT`, `CRYPTEN_CHANNEL`).
 
+use crate::cluster::{Cluster, Credentials};
 use crate::{CommConfig, Error, NetComm, Result};
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::Path;
 use std::time::Duration;
 
-/// One endpoint of a computation of `parties` computing parties, reached through rank 0's
-/// rendezvous address. A dealer, when there is one, is the extra endpoint of rank `parties`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One endpoint of a computation of `parties` computing parties. A dealer, when there is
+/// one, is the extra endpoint of rank `parties`.
+#[derive(Clone, Debug)]
 pub struct Endpoint {
     /// This endpoint's rank (`parties` for a dealer).
     pub rank: usize,
     /// The number of computing parties, a dealer not included.
     pub parties: usize,
-    /// Rank 0's rendezvous address.
-    pub master: SocketAddr,
+    /// How it finds the others.
+    pub place: Place,
+}
+
+/// How an endpoint finds the others.
+#[derive(Clone, Debug)]
+pub enum Place {
+    /// Through rank 0's rendezvous address (plain TCP).
+    Master(SocketAddr),
+    /// From a cluster file, as the endpoint called `name` (TLS when the file names a CA).
+    Cluster {
+        /// The parsed file.
+        cluster: Box<Cluster>,
+        /// This endpoint's name in it.
+        name: String,
+        /// Its certificate and key.
+        credentials: Option<Credentials>,
+    },
 }
 
 fn var(name: &'static str) -> Result<String> {
@@ -34,12 +53,55 @@ fn number(name: &'static str) -> Result<usize> {
 }
 
 impl Endpoint {
-    /// Reads and validates `RANK`, `WORLD_SIZE` (the computing parties, at least 2),
-    /// `MASTER_ADDR` and `MASTER_PORT`.
+    /// Endpoint `name` of a cluster file, with its certificate and key.
     ///
     /// # Errors
-    /// `Environment` naming the missing or malformed variable.
+    /// `Cluster` for an unreadable or malformed file, or a name it does not have.
+    pub fn from_cluster(path: &Path, name: &str, credentials: Option<Credentials>) -> Result<Self> {
+        let cluster = Cluster::load(path)?;
+        let rank = cluster.rank_of(name)?;
+        Ok(Self {
+            rank,
+            parties: cluster.parties.len(),
+            place: Place::Cluster {
+                cluster: Box::new(cluster),
+                name: name.to_string(),
+                credentials,
+            },
+        })
+    }
+
+    /// Reads and validates the environment. With `CRYPTEN_CLUSTER` set: the cluster file,
+    /// `CRYPTEN_PARTY` (this endpoint's name in it) and, when the file asks for TLS,
+    /// `CRYPTEN_CERT` and `CRYPTEN_KEY`. Otherwise `RANK`, `WORLD_SIZE` (the computing
+    /// parties, at least 2), `MASTER_ADDR` and `MASTER_PORT`.
+    ///
+    /// # Errors
+    /// `Environment` naming the missing or malformed variable; `Cluster` for a bad file.
     pub fn from_env() -> Result<Self> {
+        if let Ok(path) = std::env::var("CRYPTEN_CLUSTER") {
+            let name = var("CRYPTEN_PARTY")?;
+            let credentials = match (std::env::var("CRYPTEN_CERT"), std::env::var("CRYPTEN_KEY")) {
+                (Ok(cert), Ok(key)) => Some(Credentials {
+                    cert: cert.into(),
+                    key: key.into(),
+                }),
+                (Err(_), Err(_)) => None,
+                (Ok(_), Err(_)) => {
+                    return Err(Error::Environment {
+                        var: "CRYPTEN_KEY",
+                        reason: "is not set, but CRYPTEN_CERT is".into(),
+                    });
+                }
+                (Err(_), Ok(_)) => {
+                    return Err(Error::Environment {
+                        var: "CRYPTEN_CERT",
+                        reason: "is not set, but CRYPTEN_KEY is".into(),
+                    });
+                }
+            };
+            return Self::from_cluster(Path::new(&path), name.trim(), credentials);
+        }
         let rank = number("RANK")?;
         let parties = number("WORLD_SIZE")?;
         if parties < 2 {
@@ -64,20 +126,55 @@ impl Endpoint {
                 var: "MASTER_ADDR",
                 reason: format!("cannot resolve {host}:{port}"),
             })?;
+        if parties > crate::cluster::MAX_ENDPOINTS || rank > parties {
+            return Err(Error::Environment {
+                var: if rank > parties { "RANK" } else { "WORLD_SIZE" },
+                reason: format!(
+                    "RANK {rank} of WORLD_SIZE {parties}: at most {} parties, and RANK at most \
+                     WORLD_SIZE (the dealer)",
+                    crate::cluster::MAX_ENDPOINTS - 1
+                ),
+            });
+        }
         Ok(Self {
             rank,
             parties,
-            master,
+            place: Place::Master(master),
         })
     }
 
-    /// Connects over TCP through the master to the other `endpoints - 1` endpoints (the
-    /// parties, plus the dealer when there is one); see [`NetComm::rendezvous`].
+    /// Connects to the other `endpoints - 1` endpoints (the parties, plus the dealer when
+    /// there is one): through the master ([`NetComm::rendezvous`]), or from the cluster file
+    /// ([`Cluster::connect`]), which must then have exactly that many endpoints.
     ///
     /// # Errors
-    /// As [`NetComm::rendezvous`].
+    /// As [`NetComm::rendezvous`] or [`Cluster::connect`]; `Cluster` when the file has a
+    /// dealer and the computation none, or the other way round.
     pub fn connect(&self, endpoints: usize, config: CommConfig) -> Result<NetComm> {
-        NetComm::rendezvous(self.rank, endpoints, self.master, config)
+        match &self.place {
+            Place::Master(master) => NetComm::rendezvous(self.rank, endpoints, *master, config),
+            Place::Cluster {
+                cluster,
+                name,
+                credentials,
+            } => {
+                let have = cluster.members().count();
+                if have != endpoints {
+                    return Err(Error::Cluster {
+                        path: cluster.path.display().to_string(),
+                        reason: format!(
+                            "the computation has {endpoints} endpoints ({}), the file {have}",
+                            if endpoints > cluster.parties.len() {
+                                "with a dealer: add a [dealer] entry"
+                            } else {
+                                "without a dealer: remove the [dealer] entry or use --provider ttp"
+                            }
+                        ),
+                    });
+                }
+                cluster.connect(name, credentials.as_ref(), config)
+            }
+        }
     }
 }
 

@@ -102,6 +102,17 @@ pub enum Error {
     /// Setting up connections failed.
     #[error("rendezvous failed: {0}")]
     Rendezvous(String),
+    /// TLS cannot be set up: unreadable or mismatched certificates or keys, a bad name.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// A cluster file is missing, malformed or does not name this endpoint.
+    #[error("cluster file {path}: {reason}")]
+    Cluster {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 /// Result alias for `crypten-comm`.

@@ -12,7 +12,9 @@
 //! torch.distributed's style ([`NetComm::rendezvous`]).
 #![deny(missing_docs)]
 
+mod cluster;
 mod communicator;
+pub mod devcerts;
 mod endpoint;
 mod error;
 mod frame;
@@ -20,13 +22,17 @@ mod memory;
 mod net;
 mod rendezvous;
 mod stats;
+mod tls;
 mod transport;
 
+pub use cluster::{Cluster, Credentials, MAX_ENDPOINTS, Member};
 pub use communicator::{CommConfig, Communicator, Words};
-pub use endpoint::Endpoint;
+pub use endpoint::{Endpoint, Place};
 pub use error::{Error, Result};
 pub use frame::{FRAME_HEADER_BYTES, MAX_OP_NAME};
 pub use memory::MemoryComm;
 pub use net::NetComm;
 pub use stats::{OpStats, Stats, StatsSnapshot};
+pub use time::OffsetDateTime;
+pub use tls::TlsConfig;
 pub use transport::{Closer, Halves, Transport};

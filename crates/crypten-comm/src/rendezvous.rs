@@ -15,18 +15,89 @@
 //! Control frames use the ordinary frame format with reserved operation names. They are read
 //! straight from the socket, without a buffer, so no byte of the data frames that may follow
 //! them is consumed here.
+//!
+//! With TLS (`CommConfig::tls`, address tables only), each connection is a TLS 1.3 session
+//! with mutual authentication before its hello: the connecting side checks the certificate of
+//! the rank it dials; the accepting side checks the chain, then that the certificate is the
+//! claimed rank's.
+//!
+//! A listener keeps listening through bad connections: a connection that fails before it
+//! presents a well-formed (and, with TLS, authenticated) hello is logged and dropped, each
+//! handshake bounded by [`HANDSHAKE_TIMEOUT`], and the last such refusal is named if the
+//! rendezvous then times out. A well-formed hello that contradicts this endpoint (another
+//! world size, a rank out of range, a duplicate) fails the rendezvous at once.
 
 use crate::frame::{ReadError, encode_frame, read_frame};
+use crate::tls::{TlsConfig, TlsStream};
+use crate::transport::Transport;
 use crate::{CommConfig, Error, Result};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::ops::Range;
 use std::thread;
 use std::time::{Duration, Instant};
-use tracing::debug;
+use tracing::{debug, warn};
 
 /// A connection per peer rank, `None` where there is none (yet).
-pub(crate) type Streams = Vec<Option<TcpStream>>;
+pub(crate) type Streams = Vec<Option<Link>>;
+
+/// A connection during set-up: plain TCP, or an authenticated TLS session.
+pub(crate) enum Link {
+    Tcp(TcpStream),
+    Tls(Box<TlsStream>),
+}
+
+impl Link {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Self::Tcp(s) => s,
+            Self::Tls(s) => s.tcp(),
+        }
+    }
+
+    /// The established link as its transport.
+    pub(crate) fn into_transport(self) -> Box<dyn Transport> {
+        match self {
+            Self::Tcp(s) => Box::new(s),
+            Self::Tls(s) => Box::new(s.into_transport()),
+        }
+    }
+}
+
+impl Read for Link {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Self::Tcp(s) => s.read(buf),
+            Self::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Link {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Self::Tcp(s) => s.write(buf),
+            Self::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Self::Tcp(s) => s.flush(),
+            Self::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// How long one incoming connection may take to present its hello (TLS handshake included):
+/// a silent or slow stranger holds the listener no longer than this.
+pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why an incoming connection was not taken: dropped (the listener goes on) or fatal.
+enum Refusal {
+    Drop(String),
+    Fatal(Error),
+}
 
 const HELLO: &str = "crypten/hello";
 const REGISTER: &str = "crypten/register";
@@ -65,6 +136,14 @@ pub(crate) fn connect_all(
     let world_size = addrs.len();
     check_rank(rank, world_size)?;
     let deadline = Instant::now() + config.connect_timeout;
+    if let Some(tls) = &config.tls
+        && tls.ranks() != world_size
+    {
+        return Err(fail(format!(
+            "the TLS names cover {} endpoints, the address table {world_size}",
+            tls.ranks()
+        )));
+    }
     let mut streams: Streams = (0..world_size).map(|_| None).collect();
     pairwise(
         rank,
@@ -73,6 +152,7 @@ pub(crate) fn connect_all(
         &mut streams,
         deadline,
         config.channel,
+        config.tls.as_deref(),
     )?;
     Ok(streams)
 }
@@ -85,6 +165,11 @@ pub(crate) fn via_master(
     config: &CommConfig,
 ) -> Result<Streams> {
     check_rank(rank, world_size)?;
+    if config.tls.is_some() {
+        return Err(fail(
+            "TLS needs every endpoint's address and name (a cluster file), not a master".into(),
+        ));
+    }
     let deadline = Instant::now() + config.connect_timeout;
     let mut streams: Streams = (0..world_size).map(|_| None).collect();
     if world_size == 1 {
@@ -95,15 +180,17 @@ pub(crate) fn via_master(
         return Ok(streams);
     }
 
-    let mut stream = connect_retrying(master, deadline).map_err(|e| {
+    let stream = connect_retrying(master, deadline).map_err(|e| {
         fail(format!(
             "party {rank} could not reach the master at {master}: {e}"
         ))
     })?;
     set_timeouts(&stream, deadline, master)?;
+    let mut stream = Link::Tcp(stream);
     // Listen on the local address of the route to the master: the other parties reach this
     // machine the same way the master does, and nothing is exposed on other interfaces.
     let ip = stream
+        .tcp()
         .local_addr()
         .map_err(|e| fail(format!("party {rank}: {e}")))?
         .ip();
@@ -130,6 +217,7 @@ pub(crate) fn via_master(
         &mut streams,
         deadline,
         config.channel,
+        None,
     )?;
     Ok(streams)
 }
@@ -151,10 +239,12 @@ fn serve_table(
         1..world_size,
         streams,
         deadline,
+        None,
         |stream, from, streams| {
-            let payload = read_control(stream, channel, REGISTER, from)?;
-            let (rank, size, addr) = parse_register(&payload, from)?;
-            let rank = check_claim(0, world_size, 1..world_size, streams, (rank, size), from)?;
+            let payload = read_control(stream, channel, REGISTER, from).map_err(dropped)?;
+            let (rank, size, addr) = parse_register(&payload, from).map_err(dropped)?;
+            let rank = check_claim(0, world_size, 1..world_size, streams, (rank, size), from)
+                .map_err(Refusal::Fatal)?;
             table[rank] = addr;
             debug!(rank, %addr, "registered");
             Ok(rank)
@@ -169,6 +259,13 @@ fn serve_table(
     Ok(())
 }
 
+fn dropped(e: Error) -> Refusal {
+    Refusal::Drop(match e {
+        Error::Rendezvous(m) => m,
+        other => other.to_string(),
+    })
+}
+
 /// Connects to every lower rank without a connection yet, then accepts the higher ones.
 fn pairwise(
     rank: usize,
@@ -177,12 +274,13 @@ fn pairwise(
     streams: &mut Streams,
     deadline: Instant,
     channel: u32,
+    tls: Option<&TlsConfig>,
 ) -> Result<()> {
     let world_size = addrs.len();
     for (peer, &addr) in addrs.iter().enumerate().take(rank) {
         if streams[peer].is_none() {
             streams[peer] = Some(connect_peer(
-                rank, world_size, peer, addr, deadline, channel,
+                rank, world_size, peer, addr, deadline, channel, tls,
             )?);
         }
     }
@@ -192,24 +290,41 @@ fn pairwise(
         rank + 1..world_size,
         streams,
         deadline,
+        tls,
         |stream, from, streams| {
-            let payload = read_control(stream, channel, HELLO, from)?;
-            let claim = parse_hello(&payload, from)?;
-            let peer = check_claim(rank, world_size, rank + 1..world_size, streams, claim, from)?;
+            let payload = read_control(stream, channel, HELLO, from).map_err(dropped)?;
+            let claim = parse_hello(&payload, from).map_err(dropped)?;
+            // With TLS the claim must match the certificate before anything else is believed.
+            if let (Some(tls), Link::Tls(session)) = (tls, &*stream) {
+                let name = usize::try_from(claim.0)
+                    .ok()
+                    .filter(|&r| r < world_size)
+                    .map_or("?", |r| tls.name(r));
+                session.check_peer(name).map_err(|why| {
+                    Refusal::Drop(format!(
+                        "the connection from {from} claims rank {} ({name}), but {why}",
+                        claim.0
+                    ))
+                })?;
+            }
+            let peer = check_claim(rank, world_size, rank + 1..world_size, streams, claim, from)
+                .map_err(Refusal::Fatal)?;
             write_control(
                 stream,
                 channel,
                 HELLO,
                 &hello_payload(rank, world_size),
                 from,
-            )?;
+            )
+            .map_err(dropped)?;
             debug!(rank, peer, %from, "accepted");
             Ok(peer)
         },
     )
 }
 
-/// Connects to `peer` at `addr` and exchanges hellos.
+/// Connects to `peer` at `addr` and exchanges hellos (after a TLS handshake that checks the
+/// peer's certificate against its name, with TLS).
 fn connect_peer(
     rank: usize,
     world_size: usize,
@@ -217,21 +332,40 @@ fn connect_peer(
     addr: SocketAddr,
     deadline: Instant,
     channel: u32,
-) -> Result<TcpStream> {
-    let mut stream = connect_retrying(addr, deadline).map_err(|e| {
+    tls: Option<&TlsConfig>,
+) -> Result<Link> {
+    let stream = connect_retrying(addr, deadline).map_err(|e| {
         fail(format!(
             "party {rank} could not connect to party {peer} at {addr}: {e}"
         ))
     })?;
     set_timeouts(&stream, deadline, addr)?;
+    let mut stream = match tls {
+        None => Link::Tcp(stream),
+        Some(tls) => Link::Tls(Box::new(tls.connect(stream, peer).map_err(|e| {
+            fail(format!(
+                "party {rank} could not set up TLS with party {peer} ({}) at {addr}: {e}",
+                tls.name(peer)
+            ))
+        })?)),
+    };
+    let who = match tls {
+        Some(tls) => format!("party {peer} ({})", tls.name(peer)),
+        None => format!("party {peer}"),
+    };
+    let named = |e: Error| match e {
+        Error::Rendezvous(m) => fail(format!("party {rank}, greeting {who}: {m}")),
+        other => other,
+    };
     write_control(
         &mut stream,
         channel,
         HELLO,
         &hello_payload(rank, world_size),
         addr,
-    )?;
-    let reply = read_control(&mut stream, channel, HELLO, addr)?;
+    )
+    .map_err(named)?;
+    let reply = read_control(&mut stream, channel, HELLO, addr).map_err(named)?;
     let (their_rank, their_size) = parse_hello(&reply, addr)?;
     if (their_rank, their_size) != (peer as u64, world_size as u64) {
         return Err(fail(format!(
@@ -263,14 +397,16 @@ fn connect_retrying(addr: SocketAddr, deadline: Instant) -> io::Result<TcpStream
 }
 
 /// Accepts connections until every rank in `wanted` has one. `handshake` reads the claim of a
-/// new connection and returns its validated rank.
+/// new connection and returns its validated rank. A connection refused with
+/// [`Refusal::Drop`] is logged and closed, and the listener goes on.
 fn accept_ranks(
     listener: &TcpListener,
     rank: usize,
     wanted: Range<usize>,
     streams: &mut Streams,
     deadline: Instant,
-    mut handshake: impl FnMut(&mut TcpStream, SocketAddr, &Streams) -> Result<usize>,
+    tls: Option<&TlsConfig>,
+    mut handshake: impl FnMut(&mut Link, SocketAddr, &Streams) -> std::result::Result<usize, Refusal>,
 ) -> Result<()> {
     let missing = |streams: &Streams| -> Vec<usize> {
         wanted
@@ -285,23 +421,49 @@ fn accept_ranks(
     listener
         .set_nonblocking(true)
         .map_err(|e| fail(format!("party {rank}: {e}")))?;
+    let mut refused: Option<String> = None;
     loop {
         match listener.accept() {
-            Ok((mut stream, from)) => {
+            Ok((stream, from)) => {
                 stream
                     .set_nonblocking(false)
                     .map_err(|e| fail(format!("party {rank}: {e}")))?;
-                set_timeouts(&stream, deadline, from)?;
-                let peer = handshake(&mut stream, from, streams)?;
-                streams[peer] = Some(stream);
-                if missing(streams).is_empty() {
-                    return Ok(());
+                let limit = deadline.min(Instant::now() + HANDSHAKE_TIMEOUT);
+                set_timeouts(&stream, limit, from)?;
+                let taken = match tls {
+                    None => Ok(Link::Tcp(stream)),
+                    Some(tls) => tls
+                        .accept(stream)
+                        .map(|s| Link::Tls(Box::new(s)))
+                        .map_err(|e| Refusal::Drop(format!("TLS with {from} failed: {e}"))),
+                }
+                .and_then(|mut link| {
+                    let peer = handshake(&mut link, from, streams)?;
+                    Ok((peer, link))
+                });
+                match taken {
+                    Ok((peer, link)) => {
+                        set_timeouts(link.tcp(), deadline, from)?;
+                        streams[peer] = Some(link);
+                        if missing(streams).is_empty() {
+                            return Ok(());
+                        }
+                    }
+                    Err(Refusal::Fatal(e)) => return Err(e),
+                    Err(Refusal::Drop(why)) => {
+                        warn!(rank, %from, "refused a connection: {why}");
+                        refused = Some(why);
+                    }
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 if Instant::now() >= deadline {
+                    let why = refused
+                        .as_ref()
+                        .map(|w| format!(" (the last connection refused: {w})"))
+                        .unwrap_or_default();
                     return Err(fail(format!(
-                        "party {rank} timed out waiting for parties {:?} to connect",
+                        "party {rank} timed out waiting for parties {:?} to connect{why}",
                         missing(streams)
                     )));
                 }
@@ -367,7 +529,7 @@ fn set_timeouts(stream: &TcpStream, deadline: Instant, peer: SocketAddr) -> Resu
 }
 
 fn write_control(
-    stream: &mut TcpStream,
+    stream: &mut Link,
     channel: u32,
     op: &str,
     payload: &[u8],
@@ -378,12 +540,7 @@ fn write_control(
         .map_err(|e| fail(format!("sending `{op}` to {peer}: {e}")))
 }
 
-fn read_control(
-    stream: &mut TcpStream,
-    channel: u32,
-    op: &str,
-    peer: SocketAddr,
-) -> Result<Vec<u8>> {
+fn read_control(stream: &mut Link, channel: u32, op: &str, peer: SocketAddr) -> Result<Vec<u8>> {
     match read_frame(stream, CONTROL_MAX_BYTES) {
         Ok(Some(frame)) if frame.channel != channel => Err(fail(format!(
             "{peer} belongs to computation (channel) {}, this endpoint to {channel}",

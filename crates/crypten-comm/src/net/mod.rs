@@ -139,7 +139,7 @@ impl NetComm {
     ) -> Result<NetComm> {
         let transports = streams
             .into_iter()
-            .map(|s| s.map(|s| Box::new(s) as Box<dyn Transport>))
+            .map(|s| s.map(rendezvous::Link::into_transport))
             .collect();
         Self::from_transports(rank, world_size, transports, config)
     }
