@@ -2,10 +2,11 @@
 //! environment (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT, CRYPTEN_PROVIDER) and relaying
 //! their output.
 
-use anyhow::{Context, bail};
+use anyhow::{Context, bail, ensure};
 use crypten::{ProviderKind, Truncation};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -34,24 +35,108 @@ pub(crate) struct LaunchArgs {
     pub command: Vec<String>,
 }
 
-/// Arguments of `crypten run`: one process of a computation spread over machines.
+/// Arguments of `crypten run`: one process of a computation spread over machines, placed by
+/// a cluster file (`--cluster --party`, TLS when the file names a CA) or by a rank and a
+/// rendezvous address (`--rank -n --master`, plain TCP).
 #[derive(clap::Args, Clone, Debug)]
 pub(crate) struct RunArgs {
+    /// The cluster file (the same at every party).
+    #[arg(long, conflicts_with_all = ["rank", "parties", "master"], requires = "party")]
+    pub cluster: Option<PathBuf>,
+    /// This process's name in the cluster file (a party's, or the dealer's).
+    #[arg(long, requires = "cluster")]
+    pub party: Option<String>,
+    /// This process's certificate (PEM), issued for its name by the cluster's CA.
+    #[arg(long, requires = "cluster")]
+    pub cert: Option<PathBuf>,
+    /// This process's private key (PEM).
+    #[arg(long, requires = "cluster")]
+    pub key: Option<PathBuf>,
     /// This process's rank: 0..N-1 for parties, N for the dealer.
-    #[arg(long)]
-    pub rank: usize,
+    #[arg(long, required_unless_present = "cluster")]
+    pub rank: Option<usize>,
     /// Number of computing parties.
-    #[arg(short = 'n', long)]
-    pub parties: usize,
+    #[arg(short = 'n', long, required_unless_present = "cluster")]
+    pub parties: Option<usize>,
     /// Address of rank 0's rendezvous listener (host:port).
-    #[arg(long)]
-    pub master: String,
+    #[arg(long, required_unless_present = "cluster")]
+    pub master: Option<String>,
     /// Preprocessing provider: ttp or tfp.
     #[arg(long, value_enum, default_value = "ttp")]
     pub provider: ProviderArg,
-    /// The subcommand to run as this party (ignored for the dealer's rank).
+    /// The program to run as this party: a crypten subcommand (`demo`, `infer ...`) or any
+    /// executable with its arguments (ignored for the dealer).
     #[arg(last = true)]
     pub command: Vec<String>,
+}
+
+/// Arguments of `crypten ttp`.
+#[derive(clap::Args, Clone, Debug)]
+pub(crate) struct TtpArgs {
+    /// The cluster file; without it the dealer reads RANK, WORLD_SIZE and MASTER_*.
+    #[arg(long, requires = "party")]
+    pub cluster: Option<PathBuf>,
+    /// The dealer's name in the cluster file.
+    #[arg(long, requires = "cluster")]
+    pub party: Option<String>,
+    /// The dealer's certificate (PEM).
+    #[arg(long, requires = "cluster")]
+    pub cert: Option<PathBuf>,
+    /// The dealer's private key (PEM).
+    #[arg(long, requires = "cluster")]
+    pub key: Option<PathBuf>,
+}
+
+/// The command that runs `program`: crypten's own subcommand when its first word names one,
+/// otherwise that executable (a path, or a name looked up on `PATH`), like torchrun.
+pub(crate) fn program(program: &[String]) -> anyhow::Result<Command> {
+    let Some((first, rest)) = program.split_first() else {
+        bail!("no program to run: give it after `--`, e.g. `-- demo` or `-- ./my_program`");
+    };
+    if crate::is_subcommand(first) {
+        let exe = std::env::current_exe().context("cannot locate the crypten executable")?;
+        let mut cmd = Command::new(exe);
+        cmd.args(program);
+        return Ok(cmd);
+    }
+    let mut cmd = Command::new(first);
+    cmd.args(rest);
+    Ok(cmd)
+}
+
+/// Credentials from `--cert`/`--key`, both or neither.
+pub(crate) fn credentials(
+    cert: Option<&PathBuf>,
+    key: Option<&PathBuf>,
+) -> anyhow::Result<Option<crypten::Credentials>> {
+    match (cert, key) {
+        (Some(cert), Some(key)) => Ok(Some(crypten::Credentials {
+            cert: absolute(cert)?,
+            key: absolute(key)?,
+        })),
+        (None, None) => Ok(None),
+        _ => bail!("give both --cert and --key"),
+    }
+}
+
+fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
+    std::path::absolute(p).with_context(|| format!("bad path {}", p.display()))
+}
+
+/// `crypten ttp`: the dealer, placed by a cluster file or by the environment.
+pub(crate) fn ttp(args: &TtpArgs) -> anyhow::Result<ExitCode> {
+    match (&args.cluster, &args.party) {
+        (Some(cluster), Some(name)) => {
+            let endpoint = crypten::advanced::comm::Endpoint::from_cluster(
+                cluster,
+                name,
+                credentials(args.cert.as_ref(), args.key.as_ref())?,
+            )?;
+            crypten::advanced::dealer::run_at(&endpoint, crypten::CommConfig::from_env()?)?;
+        }
+        _ => crypten::advanced::dealer::run_from_env()?,
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// A preprocessing provider on the command line, by the names `ProviderKind::name` gives
@@ -136,12 +221,10 @@ pub(crate) fn launch(args: &LaunchArgs) -> anyhow::Result<ExitCode> {
         });
     }
     let threads = threads_per_process(specs.len());
-    let exe = std::env::current_exe().context("cannot locate the crypten executable")?;
     let mut children: Vec<(String, Child)> = Vec::new();
     let mut relays = Vec::new();
     for spec in specs {
-        let mut child = Command::new(&exe)
-            .args(&spec.args)
+        let mut child = program(&spec.args)?
             .env("RANK", spec.rank.to_string())
             .env("WORLD_SIZE", args.parties.to_string())
             .env("MASTER_ADDR", "127.0.0.1")
@@ -240,40 +323,84 @@ fn supervise(children: &mut [(String, Child)], grace: Duration) -> anyhow::Resul
     Ok(failures)
 }
 
-/// `crypten run`: one process with an explicit rank and rendezvous address.
+/// `crypten run`: one process, placed by a cluster file or by a rank and a rendezvous
+/// address; the program runs with the environment that places it.
 pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
-    let with_ttp = args.provider.has_dealer();
-    let (host, port) = args
-        .master
-        .rsplit_once(':')
-        .with_context(|| format!("--master must be host:port, got `{}`", args.master))?;
-    let is_dealer = with_ttp && args.rank == args.parties;
-    if !is_dealer && args.rank >= args.parties {
-        bail!(
-            "--rank {} is not a party of {} (the dealer is rank {} with ttp)",
-            args.rank,
-            args.parties,
-            args.parties
-        );
+    if let (Some(cluster), Some(name)) = (&args.cluster, &args.party) {
+        return run_in_cluster(args, cluster, name);
     }
-    if !is_dealer && args.command.is_empty() {
-        bail!("give the party's subcommand after `--`, e.g. `crypten run ... -- demo`");
+    let (Some(rank), Some(parties), Some(master)) = (args.rank, args.parties, &args.master) else {
+        bail!("give --cluster and --party, or --rank, -n and --master");
+    };
+    ensure!(
+        (1..crypten::advanced::comm::MAX_ENDPOINTS).contains(&parties),
+        "-n must be between 1 and {}, got {parties}",
+        crypten::advanced::comm::MAX_ENDPOINTS - 1
+    );
+    let with_ttp = args.provider.has_dealer();
+    let (host, port) = master
+        .rsplit_once(':')
+        .with_context(|| format!("--master must be host:port, got `{master}`"))?;
+    let is_dealer = with_ttp && rank == parties;
+    if !is_dealer && rank >= parties {
+        bail!("--rank {rank} is not a party of {parties} (the dealer is rank {parties} with ttp)");
     }
     let child_args = if is_dealer {
         vec!["ttp".to_string()]
     } else {
         args.command.clone()
     };
-    let exe = std::env::current_exe().context("cannot locate the crypten executable")?;
-    let status = Command::new(exe)
-        .args(child_args)
-        .env("RANK", args.rank.to_string())
-        .env("WORLD_SIZE", args.parties.to_string())
+    let status = program(&child_args)?
+        .env("RANK", rank.to_string())
+        .env("WORLD_SIZE", parties.to_string())
         .env("MASTER_ADDR", host)
         .env("MASTER_PORT", port)
         .env("CRYPTEN_PROVIDER", args.provider.0.name())
         .status()
         .context("cannot start the party process")?;
+    Ok(if status.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `crypten run --cluster F --party NAME`: the dealer in this process, or the party's
+/// program with `CRYPTEN_CLUSTER`, `CRYPTEN_PARTY`, `CRYPTEN_CERT`, `CRYPTEN_KEY` (and `RANK`,
+/// `WORLD_SIZE` for programs that look for them).
+fn run_in_cluster(args: &RunArgs, cluster_path: &Path, name: &str) -> anyhow::Result<ExitCode> {
+    let cluster = crypten::advanced::comm::Cluster::load(cluster_path)?;
+    let rank = cluster.rank_of(name)?;
+    let credentials = credentials(args.cert.as_ref(), args.key.as_ref())?;
+    ensure!(
+        !cluster.tls() || credentials.is_some(),
+        "{} asks for TLS: give `{name}`'s --cert and --key",
+        cluster_path.display()
+    );
+    let parties = cluster.parties.len();
+    if rank == parties {
+        return ttp(&TtpArgs {
+            cluster: Some(cluster_path.to_path_buf()),
+            party: Some(name.to_string()),
+            cert: args.cert.clone(),
+            key: args.key.clone(),
+        });
+    }
+    let provider = if cluster.dealer.is_some() {
+        args.provider
+    } else {
+        ProviderArg(ProviderKind::InsecureTrustedFirstParty)
+    };
+    let mut cmd = program(&args.command)?;
+    cmd.env("CRYPTEN_CLUSTER", absolute(cluster_path)?)
+        .env("CRYPTEN_PARTY", name)
+        .env("RANK", rank.to_string())
+        .env("WORLD_SIZE", parties.to_string())
+        .env("CRYPTEN_PROVIDER", provider.0.name());
+    if let Some(c) = &credentials {
+        cmd.env("CRYPTEN_CERT", &c.cert).env("CRYPTEN_KEY", &c.key);
+    }
+    let status = cmd.status().context("cannot start the party process")?;
     Ok(if status.success() {
         ExitCode::SUCCESS
     } else {

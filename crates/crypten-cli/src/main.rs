@@ -2,6 +2,7 @@
 //! party or as the trusted third party, run the demo, and run benchmarks.
 
 mod bench;
+mod certs;
 mod demo;
 mod examples;
 mod files;
@@ -37,8 +38,12 @@ enum Command {
     Launch(launch::LaunchArgs),
     /// Run one party (or the dealer) of a computation spread over machines.
     Run(launch::RunArgs),
-    /// Serve as the trusted third party (dealer) described by RANK/WORLD_SIZE/MASTER_*.
-    Ttp,
+    /// Serve as the trusted third party (dealer) described by a cluster file (`--cluster
+    /// --party --cert --key`) or by RANK/WORLD_SIZE/MASTER_*.
+    Ttp(launch::TtpArgs),
+    /// A development CA and one certificate and key per endpoint of a cluster file
+    /// (DIR/ca.pem, DIR/NAME.pem, DIR/NAME.key), to try TLS out.
+    Certs(certs::CertsArgs),
     /// A multi-party demo on embedded data: inputs from different parties, products, a
     /// matmul, the revealed results and each party's bytes and rounds.
     Demo(party::PartyArgs),
@@ -70,6 +75,15 @@ enum Command {
     /// Fault-injection programs for end-to-end tests.
     #[command(hide = true)]
     Probe(probe::ProbeArgs),
+}
+
+/// Whether `name` is one of crypten's own subcommands (so that `crypten launch -- NAME`
+/// runs it rather than an executable of that name).
+pub(crate) fn is_subcommand(name: &str) -> bool {
+    use clap::CommandFactory;
+    Cli::command()
+        .get_subcommands()
+        .any(|c| c.get_name() == name || c.get_all_aliases().any(|a| a == name))
 }
 
 fn main() -> ExitCode {
@@ -115,7 +129,8 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Launch(args) => launch::launch(&args),
         Command::Run(args) => launch::run(&args),
-        Command::Ttp => party::serve_ttp().map(|()| ExitCode::SUCCESS),
+        Command::Ttp(args) => launch::ttp(&args),
+        Command::Certs(args) => certs::certs(&args).map(|()| ExitCode::SUCCESS),
         Command::Demo(args) => party::party_or_launch(&args, vec!["demo".into()], demo::demo),
         Command::Example { name, party } => {
             let value = clap::ValueEnum::to_possible_value(&name)

@@ -43,11 +43,6 @@ pub(crate) fn with_session<T>(
     }
 }
 
-/// Runs the dealer described by the environment.
-pub(crate) fn serve_ttp() -> anyhow::Result<()> {
-    Ok(crypten::advanced::dealer::run_from_env()?)
-}
-
 /// Runs `program` as a party when `RANK` is set; otherwise launches `args.parties` local
 /// parties running this same subcommand (`subcommand` holds its arguments).
 pub(crate) fn party_or_launch(

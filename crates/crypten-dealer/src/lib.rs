@@ -28,4 +28,6 @@ pub use bit_test_plan::{
 pub use error::{Error, Result};
 pub use request::{MAX_PART_ELEMENTS, Request};
 pub use seed::{SeedPurpose, fresh_seed};
-pub use serve::{Message, SERVE_OP, SETUP_OP, parse_seed, run_from_env, run_ttp, run_ttp_seeded};
+pub use serve::{
+    Message, SERVE_OP, SETUP_OP, parse_seed, run_at, run_from_env, run_ttp, run_ttp_seeded,
+};

@@ -142,20 +142,29 @@ pub fn run_ttp(comm: &dyn Communicator, parties: usize) -> Result<()> {
 }
 
 /// Runs the dealer of the computation described by the environment (`RANK` = `WORLD_SIZE`,
-/// the dealer's rank, `MASTER_ADDR`, `MASTER_PORT`; `CRYPTEN_RECV_TIMEOUT`; see
+/// the dealer's rank, `MASTER_ADDR`, `MASTER_PORT`, or a cluster file's `CRYPTEN_CLUSTER`,
+/// `CRYPTEN_PARTY`, `CRYPTEN_CERT`, `CRYPTEN_KEY`; `CRYPTEN_RECV_TIMEOUT`; see
 /// [`Endpoint::from_env`]) until party 0 ends the session.
 ///
 /// # Errors
 /// Missing or malformed variables, failed rendezvous, or a failing or misbehaving party.
 pub fn run_from_env() -> Result<()> {
-    let endpoint = Endpoint::from_env()?;
+    run_at(&Endpoint::from_env()?, CommConfig::from_env()?)
+}
+
+/// Runs the dealer at `endpoint` (which must be the dealer's rank, the number of parties)
+/// until party 0 ends the session.
+///
+/// # Errors
+/// As [`run_from_env`].
+pub fn run_at(endpoint: &Endpoint, config: CommConfig) -> Result<()> {
     if endpoint.rank != endpoint.parties {
         return Err(Error::Config(format!(
-            "the dealer must have RANK = WORLD_SIZE = {}, got RANK {}",
+            "the dealer must be rank {} (the number of parties), this endpoint is rank {}",
             endpoint.parties, endpoint.rank
         )));
     }
-    let comm = endpoint.connect(endpoint.parties + 1, CommConfig::from_env()?)?;
+    let comm = endpoint.connect(endpoint.parties + 1, config)?;
     run_ttp(&comm, endpoint.parties)
 }
 

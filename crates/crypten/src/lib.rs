@@ -27,7 +27,7 @@ use crypten_comm::Endpoint;
 use std::cell::RefCell;
 
 pub use crypten_autograd::{Tensor, Variable};
-pub use crypten_comm::{CommConfig, StatsSnapshot};
+pub use crypten_comm::{CommConfig, Credentials, StatsSnapshot};
 pub use crypten_core::{Conv1dParams, Conv2dParams, Prg};
 pub use crypten_mpc::{
     Config, CrypTensor, Error, FunctionConfig, NormOrd, ProviderKind, Result, Session,
@@ -76,8 +76,9 @@ pub fn session() -> Result<Session> {
 }
 
 /// Joins the computation described by the environment (`RANK`, `WORLD_SIZE`, `MASTER_ADDR`,
-/// `MASTER_PORT`, `CRYPTEN_PROVIDER`, `CRYPTEN_RECV_TIMEOUT`; `crypten launch` sets them) with
-/// the default configuration, and installs the session.
+/// `MASTER_PORT`, `CRYPTEN_PROVIDER`, `CRYPTEN_RECV_TIMEOUT`; `crypten launch` sets them; or
+/// a cluster file: `CRYPTEN_CLUSTER`, `CRYPTEN_PARTY`, `CRYPTEN_CERT`, `CRYPTEN_KEY`, which
+/// `crypten run --cluster` sets) with the default configuration, and installs the session.
 ///
 /// # Errors
 /// Missing or malformed variables, or failed rendezvous.
@@ -101,8 +102,36 @@ pub fn init_from_env() -> Result<Session> {
 ///
 /// # Errors
 /// Missing or malformed variables, a rank that is not a party's, or failed rendezvous.
-pub fn session_from_env(mut config: Config) -> Result<Session> {
-    let endpoint = Endpoint::from_env()?;
+pub fn session_from_env(config: Config) -> Result<Session> {
+    session_at(&Endpoint::from_env()?, config)
+}
+
+/// Joins a computation as the party called `party` of a cluster file (see
+/// [`advanced::comm::Cluster`]): TLS with mutual authentication when the file names a CA,
+/// with this party's certificate and key from `credentials`. The environment's
+/// `CRYPTEN_PROVIDER`, `CRYPTEN_TRUNCATION` and `CRYPTEN_VALIDATE` apply as in
+/// [`session_from_env`], and `CRYPTEN_RECV_TIMEOUT` unless the file sets the timeout. Installs
+/// the session.
+///
+/// # Errors
+/// An unreadable or malformed file, a name it does not have (or the dealer's), unusable
+/// certificates, or a failed rendezvous.
+pub fn init_from_cluster(
+    path: &std::path::Path,
+    party: &str,
+    credentials: Option<Credentials>,
+) -> Result<Session> {
+    let endpoint = Endpoint::from_cluster(path, party, credentials)?;
+    let config = Config {
+        comm: CommConfig::from_env()?,
+        ..Config::default()
+    };
+    let sess = session_at(&endpoint, config)?;
+    set_session(sess.clone());
+    Ok(sess)
+}
+
+fn session_at(endpoint: &Endpoint, mut config: Config) -> Result<Session> {
     if let Ok(provider) = std::env::var("CRYPTEN_PROVIDER") {
         config.provider = ProviderKind::parse(provider.trim())?;
     }

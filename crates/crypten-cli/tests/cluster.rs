@@ -1,0 +1,267 @@
+//! Deployment from a cluster file, as separate processes on loopback: `crypten certs` makes a
+//! development CA and the endpoints' certificates, and every party and the dealer start with
+//! `crypten run --cluster ... --party NAME --cert --key` over TLS with mutual authentication.
+//! The demo's results equal a plain-TCP run's; a model benchmark and a program built on the
+//! library run the same way; missing or wrong credentials are refused before anything moves.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions unwrap too
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const PARTIES: [&str; 3] = ["alice", "bob", "carol"];
+
+fn crypten() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_crypten"));
+    c.env("CRYPTEN_RECV_TIMEOUT", "30");
+    c
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn workdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("crypten-cluster-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A cluster file of the three parties and a dealer on free loopback ports, with the CA at
+/// `certs/ca.pem` beside it; and the certificates, from `crypten certs`.
+fn cluster(dir: &Path, tls: bool) -> PathBuf {
+    let ports: Vec<u16> = (0..4)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect::<Vec<_>>()
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect();
+    let mut text = String::new();
+    if tls {
+        text.push_str("ca = \"certs/ca.pem\"\n");
+    }
+    for (name, port) in PARTIES.iter().zip(&ports) {
+        text.push_str(&format!(
+            "[[party]]\nname = \"{name}\"\naddress = \"127.0.0.1:{port}\"\n"
+        ));
+    }
+    text.push_str(&format!(
+        "[dealer]\nname = \"dealer\"\naddress = \"127.0.0.1:{}\"\n[timeouts]\nconnect = 20\n",
+        ports[3]
+    ));
+    let path = dir.join("cluster.toml");
+    std::fs::write(&path, text).unwrap();
+    let out = crypten()
+        .args(["certs", "--cluster"])
+        .arg(&path)
+        .arg("--out")
+        .arg(dir.join("certs"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{:?}", text_of(&out));
+    path
+}
+
+fn text_of(out: &Output) -> (String, String) {
+    text(out)
+}
+
+/// Starts every endpoint of the cluster running `program` (the dealer runs itself).
+fn start(dir: &Path, cluster: &Path, program: &[&str]) -> Vec<(String, Child)> {
+    let certs = dir.join("certs");
+    PARTIES
+        .iter()
+        .chain(&["dealer"])
+        .map(|name| {
+            let mut c = crypten();
+            c.arg("run")
+                .arg("--cluster")
+                .arg(cluster)
+                .args(["--party", name, "--cert"])
+                .arg(certs.join(format!("{name}.pem")))
+                .arg("--key")
+                .arg(certs.join(format!("{name}.key")));
+            if *name != "dealer" {
+                c.arg("--").args(program);
+            }
+            let child = c
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            (name.to_string(), child)
+        })
+        .collect()
+}
+
+/// Waits for every process; all must succeed. Returns each one's stdout.
+fn finish(children: Vec<(String, Child)>) -> Vec<(String, String)> {
+    children
+        .into_iter()
+        .map(|(name, child)| {
+            let out = child.wait_with_output().unwrap();
+            let (stdout, stderr) = text(&out);
+            assert!(
+                out.status.success(),
+                "{name} failed:\nstdout:\n{stdout}\nstderr:\n{stderr}"
+            );
+            (name, stdout)
+        })
+        .collect()
+}
+
+fn revealed(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .map(|l| {
+            if l.starts_with("[party ") {
+                l.split_once("] ").map_or(l, |(_, rest)| rest)
+            } else {
+                l
+            }
+        })
+        .filter(|l| l.starts_with("revealed"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn three_parties_and_a_dealer_over_tls_match_plain_tcp() {
+    let dir = workdir("demo");
+    let cluster = cluster(&dir, true);
+    let outputs = finish(start(&dir, &cluster, &["demo"]));
+    let alice = &outputs[0].1;
+    let over_tls = revealed(alice);
+    assert!(!over_tls.is_empty(), "{alice}");
+    // The same demo launched on one machine over plain TCP reveals the same results.
+    let plain = crypten()
+        .args(["launch", "-n", "3", "--", "demo"])
+        .output()
+        .unwrap();
+    assert!(plain.status.success());
+    let plain_lines: Vec<String> = revealed(
+        &text(&plain)
+            .0
+            .lines()
+            .filter(|l| l.starts_with("[party 0]"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    );
+    assert_eq!(over_tls, plain_lines);
+
+    // A model benchmark, and a program built on the library, the same way.
+    let outputs = finish(start(
+        &dir,
+        &cluster,
+        &["bench", "models", "--reps", "1", "--only", "mlp_infer_b64"],
+    ));
+    assert!(outputs[0].1.contains("mlp_infer_b64"), "{}", outputs[0].1);
+    let example = Path::new(env!("CARGO_BIN_EXE_crypten"))
+        .parent()
+        .unwrap()
+        .join("examples/private_average");
+    if example.exists() {
+        let example = example.display().to_string();
+        let outputs = finish(start(&dir, &cluster, &[example.as_str()]));
+        for (name, stdout) in &outputs[..3] {
+            assert!(
+                stdout.contains("average 42.83; 2 of 3 earn more"),
+                "{name}: {stdout}"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn any_program_runs_under_crypten_launch() {
+    let example = Path::new(env!("CARGO_BIN_EXE_crypten"))
+        .parent()
+        .unwrap()
+        .join("examples/private_average");
+    assert!(
+        example.exists(),
+        "cargo test builds the crate's examples: {} is missing",
+        example.display()
+    );
+    let out = crypten()
+        .args(["launch", "-n", "3", "--"])
+        .arg(&example)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert_eq!(
+        stdout.matches("average 42.83; 2 of 3 earn more").count(),
+        3,
+        "{stdout}"
+    );
+    // A name that is neither a subcommand nor an executable: a clear error.
+    let out = crypten()
+        .args(["launch", "-n", "2", "--", "no-such-program-here"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out).1.contains("cannot start party 0"),
+        "{:?}",
+        text(&out)
+    );
+}
+
+#[test]
+fn missing_or_wrong_credentials_are_refused_before_anything_moves() {
+    let dir = workdir("refusals");
+    let cluster = cluster(&dir, true);
+    let certs = dir.join("certs");
+    let started = Instant::now();
+    // No certificate for a cluster that asks for TLS.
+    let out = crypten()
+        .arg("run")
+        .arg("--cluster")
+        .arg(&cluster)
+        .args(["--party", "bob", "--", "demo"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out).1.contains("asks for TLS"), "{:?}", text(&out));
+    // Alice's certificate presented as bob.
+    let out = crypten()
+        .arg("run")
+        .arg("--cluster")
+        .arg(&cluster)
+        .args(["--party", "bob", "--cert"])
+        .arg(certs.join("alice.pem"))
+        .arg("--key")
+        .arg(certs.join("alice.key"))
+        .args(["--", "demo"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out).1.contains("not issued for `bob`"),
+        "{:?}",
+        text(&out)
+    );
+    // A name the file does not have.
+    let out = crypten()
+        .arg("run")
+        .arg("--cluster")
+        .arg(&cluster)
+        .args(["--party", "mallory", "--", "demo"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out).1.contains("no endpoint is called `mallory`"),
+        "{:?}",
+        text(&out)
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
+    let _ = std::fs::remove_dir_all(&dir);
+}
