@@ -56,7 +56,13 @@ impl std::fmt::Debug for TlsConfig {
 /// build); key exchange here is X25519 or ECDHE on P-256/P-384.
 #[allow(deprecated)]
 fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    let mut provider = rustls::crypto::ring::default_provider();
+    // AES-128-GCM first: with AES instructions it is the fastest suite, and links carry
+    // hundreds of megabytes.
+    provider
+        .cipher_suites
+        .sort_by_key(|s| s.suite() != rustls::CipherSuite::TLS13_AES_128_GCM_SHA256);
+    Arc::new(provider)
 }
 
 /// `name` as a TLS server name (a DNS name).
@@ -301,7 +307,12 @@ impl Shared {
     /// them queued in the session for the writer's next flush: a reader never waits for the
     /// socket while it holds the session, so it always goes back to reading, and two parties
     /// writing to each other cannot deadlock.
-    fn flush_records(&self, mut session: MutexGuard<'_, Connection>, wait: bool) -> io::Result<()> {
+    fn flush_records(
+        &self,
+        mut session: MutexGuard<'_, Connection>,
+        records: &mut Vec<u8>,
+        wait: bool,
+    ) -> io::Result<()> {
         if !session.wants_write() {
             return Ok(());
         }
@@ -314,12 +325,12 @@ impl Shared {
                 Err(std::sync::TryLockError::WouldBlock) => return Ok(()),
             }
         };
-        let mut records = Vec::new();
+        records.clear();
         while session.wants_write() {
-            session.write_tls(&mut records)?;
+            session.write_tls(records)?;
         }
         drop(session);
-        out.write_all(&records)
+        out.write_all(records)
     }
 }
 
@@ -327,13 +338,15 @@ impl Shared {
 struct TlsReader {
     shared: Arc<Shared>,
     sock: TcpStream,
+    /// Records this side must send (rare after the handshake: alerts, key updates).
+    records: Vec<u8>,
     raw: Vec<u8>,
     start: usize,
     end: usize,
 }
 
 /// Raw bytes read from the socket at a time.
-const RAW_CHUNK: usize = 64 << 10;
+const RAW_CHUNK: usize = 256 << 10;
 
 impl Read for TlsReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
@@ -355,7 +368,7 @@ impl Read for TlsReader {
                 session
                     .process_new_packets()
                     .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-                self.shared.flush_records(session, false)?;
+                self.shared.flush_records(session, &mut self.records, false)?;
                 continue;
             }
             drop(session);
@@ -382,13 +395,15 @@ impl Read for TlsReader {
 /// The writing half: encrypts under the session's lock, writes under the socket's.
 struct TlsWriter {
     shared: Arc<Shared>,
+    /// The encrypted records of one write, reused.
+    records: Vec<u8>,
 }
 
 impl Write for TlsWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let mut session = lock(&self.shared.session);
         let n = session.writer().write(buf)?;
-        self.shared.flush_records(session, true)?;
+        self.shared.flush_records(session, &mut self.records, true)?;
         Ok(n)
     }
 
@@ -407,7 +422,7 @@ impl Closer for TlsCloser {
         let mut session = lock(&self.shared.session);
         session.send_close_notify();
         // Errors here only mean the connection is already gone.
-        let _ = self.shared.flush_records(session, true);
+        let _ = self.shared.flush_records(session, &mut Vec::new(), true);
         let _ = self.sock.shutdown(Shutdown::Write);
     }
 
@@ -430,12 +445,14 @@ impl Transport for TlsTransport {
             reader: Box::new(TlsReader {
                 shared: Arc::clone(&shared),
                 sock: sock.try_clone()?,
+                records: Vec::new(),
                 raw: vec![0; RAW_CHUNK],
                 start: 0,
                 end: 0,
             }),
             writer: Box::new(TlsWriter {
                 shared: Arc::clone(&shared),
+                records: Vec::new(),
             }),
             closer: Box::new(TlsCloser { shared, sock }),
         })
