@@ -21,8 +21,8 @@ pub(crate) struct SuiteArgs {
     /// Comma-separated names (default: all).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
-    /// Measured repetitions per benchmark.
-    #[arg(long, default_value_t = 7)]
+    /// Measured repetitions per benchmark (1 to 10,000).
+    #[arg(long, default_value_t = 7, value_parser = parse_reps)]
     reps: usize,
 }
 
@@ -64,8 +64,8 @@ pub(crate) struct PaperArgs {
     /// Preprocessing provider: ttp or tfp.
     #[arg(long, value_enum, default_value = "ttp")]
     provider: ProviderArg,
-    /// Measured batches per cell, after a warm-up batch.
-    #[arg(long, default_value_t = 1)]
+    /// Measured batches per cell, after a warm-up batch (1 to 10,000).
+    #[arg(long, default_value_t = 1, value_parser = parse_reps)]
     reps: usize,
     /// Truncation of products with 2 parties: exact (default) or local (the probabilistic
     /// opt-in, CrypTen's kind).
@@ -92,7 +92,7 @@ pub(crate) struct CellArgs {
     model: String,
     #[arg(long)]
     batch: usize,
-    #[arg(long)]
+    #[arg(long, value_parser = parse_reps)]
     reps: usize,
     #[arg(long)]
     small: bool,
@@ -334,4 +334,12 @@ fn paper(args: &PaperArgs) -> anyhow::Result<ExitCode> {
         eprintln!("wrote {}", dir.join("report.md").display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A repetition count from 1 to 10,000: larger ones would only exhaust memory and time.
+fn parse_reps(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if (1..=10_000).contains(&n) => Ok(n),
+        _ => Err(format!("`{s}` is not a count from 1 to 10000")),
+    }
 }

@@ -200,6 +200,11 @@ pub(crate) fn launch(args: &LaunchArgs) -> anyhow::Result<ExitCode> {
     if !(2..=64).contains(&args.parties) {
         bail!("--parties must be between 2 and 64, got {}", args.parties);
     }
+    ensure!(
+        args.timeout.is_finite() && (0.0..=86_400.0).contains(&args.timeout),
+        "--timeout must be a number of seconds from 0 to 86400, got {}",
+        args.timeout
+    );
     let with_ttp = args.provider.has_dealer();
     // Rank 0 listens on this port; it is free now and taken again within milliseconds.
     let port = TcpListener::bind("127.0.0.1:0")
@@ -223,6 +228,8 @@ pub(crate) fn launch(args: &LaunchArgs) -> anyhow::Result<ExitCode> {
     let threads = threads_per_process(specs.len());
     let mut children: Vec<(String, Child)> = Vec::new();
     let mut relays = Vec::new();
+    // The write ends of the children's stdin: held, never written, closed by our exit.
+    let mut lifelines = Vec::new();
     for spec in specs {
         let mut child = program(&spec.args)?
             .env("RANK", spec.rank.to_string())
@@ -232,11 +239,16 @@ pub(crate) fn launch(args: &LaunchArgs) -> anyhow::Result<ExitCode> {
             .env("CRYPTEN_PROVIDER", args.provider.0.name())
             .env("CRYPTEN_TRUNCATION", args.truncation.0.name())
             .env("RAYON_NUM_THREADS", &threads)
-            .stdin(Stdio::null())
+            // The children exit when this pipe closes: when this launcher ends, however.
+            .env(crypten::advanced::comm::LAUNCHER_PIPE_VAR, "1")
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .with_context(|| format!("cannot start {}", spec.label))?;
+        if let Some(pipe) = child.stdin.take() {
+            lifelines.push(pipe);
+        }
         if let Some(out) = child.stdout.take() {
             relays.push(relay(out, spec.label.clone(), false));
         }
@@ -249,6 +261,7 @@ pub(crate) fn launch(args: &LaunchArgs) -> anyhow::Result<ExitCode> {
         &mut children,
         Duration::from_secs_f64(args.timeout.max(0.0)),
     )?;
+    drop(lifelines);
     for r in relays {
         let _ = r.join();
     }
@@ -350,14 +363,13 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         args.command.clone()
     };
-    let status = program(&child_args)?
-        .env("RANK", rank.to_string())
+    let mut cmd = program(&child_args)?;
+    cmd.env("RANK", rank.to_string())
         .env("WORLD_SIZE", parties.to_string())
         .env("MASTER_ADDR", host)
         .env("MASTER_PORT", port)
-        .env("CRYPTEN_PROVIDER", args.provider.0.name())
-        .status()
-        .context("cannot start the party process")?;
+        .env("CRYPTEN_PROVIDER", args.provider.0.name());
+    let status = run_tethered(cmd)?;
     Ok(if status.success() {
         ExitCode::SUCCESS
     } else {
@@ -400,10 +412,24 @@ fn run_in_cluster(args: &RunArgs, cluster_path: &Path, name: &str) -> anyhow::Re
     if let Some(c) = &credentials {
         cmd.env("CRYPTEN_CERT", &c.cert).env("CRYPTEN_KEY", &c.key);
     }
-    let status = cmd.status().context("cannot start the party process")?;
+    let status = run_tethered(cmd)?;
     Ok(if status.success() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Runs `cmd` to its end with its stdin a pipe this process holds, so that it exits when this
+/// wrapper is gone (see [`crypten::advanced::comm::exit_with_launcher`]).
+fn run_tethered(mut cmd: Command) -> anyhow::Result<std::process::ExitStatus> {
+    let mut child = cmd
+        .env(crypten::advanced::comm::LAUNCHER_PIPE_VAR, "1")
+        .stdin(Stdio::piped())
+        .spawn()
+        .context("cannot start the party process")?;
+    let lifeline = child.stdin.take();
+    let status = child.wait().context("waiting for the party process")?;
+    drop(lifeline);
+    Ok(status)
 }

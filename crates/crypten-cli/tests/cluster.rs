@@ -265,3 +265,95 @@ fn missing_or_wrong_credentials_are_refused_before_anything_moves() {
     assert!(started.elapsed() < Duration::from_secs(20));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The processes whose command line holds `marker`.
+fn processes_with(marker: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .map(|dir| {
+            dir.filter_map(|e| {
+                let e = e.ok()?;
+                let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+                let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+                String::from_utf8_lossy(&cmdline)
+                    .contains(marker)
+                    .then_some(pid)
+            })
+            .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Waits up to `limit` for no process to hold `marker`.
+fn gone_within(marker: &str, limit: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if processes_with(marker).is_empty() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn killing_the_launcher_or_the_run_wrapper_leaves_no_process_behind() {
+    use std::io::{BufRead, BufReader};
+    // `crypten launch` killed (SIGKILL) in the middle of a long run.
+    // A step count unique to this run marks its processes.
+    let steps = (900_000_000 + std::process::id()).to_string();
+    let steps = steps.as_str();
+    let mut launcher = crypten()
+        .args([
+            "launch", "-n", "3", "--", "probe", "--fault", "none", "--steps", steps,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(launcher.stdout.take().unwrap()).lines();
+    let mut running = 0;
+    while running < 3 {
+        let line = lines.next().expect("a line").unwrap();
+        running += usize::from(line.contains("probe: running"));
+    }
+    // The launcher and its three parties.
+    let seen = processes_with(steps).len();
+    launcher.kill().unwrap();
+    assert_eq!(seen, 4, "the launcher and three parties run");
+    let _ = launcher.wait();
+    drop(lines);
+    assert!(
+        gone_within(steps, Duration::from_secs(5)),
+        "parties left behind: {:?}",
+        processes_with(steps)
+    );
+
+    // `crypten run` killed while its party waits for the others.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let steps = (800_000_000 + std::process::id()).to_string();
+    let steps = steps.as_str();
+    let mut wrapper = crypten()
+        .args(["run", "--rank", "1", "-n", "2", "--master"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["--", "probe", "--fault", "none", "--steps", steps])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while processes_with(steps).len() < 2 && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    wrapper.kill().unwrap();
+    let _ = wrapper.wait();
+    assert!(
+        gone_within(steps, Duration::from_secs(5)),
+        "the party outlived its wrapper: {:?}",
+        processes_with(steps)
+    );
+}

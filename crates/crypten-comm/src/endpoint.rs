@@ -79,6 +79,7 @@ impl Endpoint {
     /// # Errors
     /// `Environment` naming the missing or malformed variable; `Cluster` for a bad file.
     pub fn from_env() -> Result<Self> {
+        exit_with_launcher();
         if let Ok(path) = std::env::var("CRYPTEN_CLUSTER") {
             let name = var("CRYPTEN_PARTY")?;
             let credentials = match (std::env::var("CRYPTEN_CERT"), std::env::var("CRYPTEN_KEY")) {
@@ -205,4 +206,42 @@ impl CommConfig {
         }
         Ok(config)
     }
+}
+
+/// The variable a launcher sets when it holds the write end of this process's standard input
+/// and nothing else: the process then exits once that pipe closes, that is once the launcher
+/// is gone however it ended (a `kill -9` included), instead of running on without it.
+pub const LAUNCHER_PIPE_VAR: &str = "CRYPTEN_LAUNCHER_PIPE";
+
+/// Under a launcher that set [`LAUNCHER_PIPE_VAR`], watches standard input on a thread and
+/// exits the process when it ends. Called by [`Endpoint::from_env`]; later calls do nothing.
+pub fn exit_with_launcher() {
+    static WATCH: std::sync::Once = std::sync::Once::new();
+    if std::env::var_os(LAUNCHER_PIPE_VAR).is_none() {
+        return;
+    }
+    WATCH.call_once(|| {
+        let spawned = std::thread::Builder::new()
+            .name("crypten-launcher-watch".into())
+            .spawn(|| {
+                let mut sink = [0u8; 64];
+                let mut stdin = std::io::stdin();
+                // The launcher never writes: any read that returns is the end of the pipe.
+                while let Ok(n) = std::io::Read::read(&mut stdin, &mut sink) {
+                    if n == 0 {
+                        break;
+                    }
+                }
+                // Not eprintln!: with the launcher gone, stderr may be a broken pipe, and a
+                // failed print must not stop the exit.
+                let _ = std::io::Write::write_all(
+                    &mut std::io::stderr(),
+                    b"the launcher is gone: exiting\n",
+                );
+                std::process::exit(1);
+            });
+        if spawned.is_err() {
+            tracing::warn!("cannot watch the launcher: this process will not follow it");
+        }
+    });
 }

@@ -27,7 +27,7 @@ mod transport;
 
 pub use cluster::{Cluster, Credentials, MAX_ENDPOINTS, Member};
 pub use communicator::{CommConfig, Communicator, Words};
-pub use endpoint::{Endpoint, Place};
+pub use endpoint::{Endpoint, LAUNCHER_PIPE_VAR, Place, exit_with_launcher};
 pub use error::{Error, Result};
 pub use frame::{FRAME_HEADER_BYTES, MAX_OP_NAME};
 pub use memory::MemoryComm;

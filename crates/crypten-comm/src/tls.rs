@@ -368,7 +368,8 @@ impl Read for TlsReader {
                 session
                     .process_new_packets()
                     .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-                self.shared.flush_records(session, &mut self.records, false)?;
+                self.shared
+                    .flush_records(session, &mut self.records, false)?;
                 continue;
             }
             drop(session);
@@ -403,7 +404,8 @@ impl Write for TlsWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let mut session = lock(&self.shared.session);
         let n = session.writer().write(buf)?;
-        self.shared.flush_records(session, &mut self.records, true)?;
+        self.shared
+            .flush_records(session, &mut self.records, true)?;
         Ok(n)
     }
 

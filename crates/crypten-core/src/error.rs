@@ -23,8 +23,13 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
-    /// A value cannot be encoded as fixed point: NaN, infinite or beyond the safe range.
-    #[error("cannot encode {value} as fixed point with {frac_bits} fractional bits: {reason}")]
+    /// A value cannot be encoded as fixed point: NaN, infinite or beyond the safe range. The
+    /// message leaves the value out (it may be private, and errors travel to the other parties
+    /// as the reason of an abort); the `value` field holds it for the local program.
+    #[error(
+        "cannot encode a value as fixed point with {frac_bits} fractional bits: {reason} (the \
+         value is not shown: it may be private)"
+    )]
     Encode {
         /// The offending value.
         value: f64,
