@@ -17,6 +17,8 @@ pub(crate) enum Fault {
     Die,
     /// The culprit runs a different operation than the others.
     Diverge,
+    /// The culprit computes locally (sleeps) for `--busy-seconds`, then goes on.
+    Busy,
 }
 
 /// Arguments of `crypten probe`.
@@ -31,6 +33,9 @@ pub(crate) struct ProbeArgs {
     /// Products to run (the fault strikes at the fifth).
     #[arg(long, default_value_t = 20)]
     pub steps: usize,
+    /// How long a busy culprit works locally.
+    #[arg(long, default_value_t = 2.0)]
+    pub busy_seconds: f64,
 }
 
 pub(crate) fn probe(args: &ProbeArgs) -> anyhow::Result<ExitCode> {
@@ -53,6 +58,10 @@ pub(crate) fn probe(args: &ProbeArgs) -> anyhow::Result<ExitCode> {
                     Fault::Diverge => {
                         acc = acc.square()?;
                         continue;
+                    }
+                    Fault::Busy => {
+                        let secs = args.busy_seconds.clamp(0.0, 3600.0);
+                        std::thread::sleep(std::time::Duration::from_secs_f64(secs));
                     }
                     Fault::None => {}
                 }

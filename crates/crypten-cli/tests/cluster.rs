@@ -357,3 +357,83 @@ fn killing_the_launcher_or_the_run_wrapper_leaves_no_process_behind() {
         processes_with(steps)
     );
 }
+
+#[test]
+fn a_busy_party_is_waited_for_and_a_stopped_one_is_named() {
+    // Busy on local work for twice the receive timeout: its keepalives keep the others waiting.
+    let out = crypten()
+        .env("CRYPTEN_RECV_TIMEOUT", "1.5")
+        .args([
+            "launch",
+            "-n",
+            "3",
+            "--",
+            "probe",
+            "--fault",
+            "busy",
+            "--busy-seconds",
+            "3",
+        ])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert_eq!(stdout.matches("probe finished").count(), 3, "{stdout}");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_stopped_party_fails_the_run_within_the_timeout_naming_it() {
+    use std::io::{BufRead, BufReader};
+    let steps = (700_000_000 + std::process::id()).to_string();
+    let start = Instant::now();
+    let mut launcher = crypten()
+        .env("CRYPTEN_RECV_TIMEOUT", "2")
+        .args([
+            "launch",
+            "-n",
+            "3",
+            "--timeout",
+            "1",
+            "--",
+            "probe",
+            "--fault",
+            "none",
+        ])
+        .args(["--steps", &steps])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(launcher.stdout.take().unwrap()).lines();
+    let mut running = 0;
+    while running < 3 {
+        running += usize::from(lines.next().unwrap().unwrap().contains("probe: running"));
+    }
+    // Stop party 1 (SIGSTOP): alive, but silent.
+    let party1 = processes_with(&steps)
+        .into_iter()
+        .find(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|&b| b == 0).any(|v| v == b"RANK=1"))
+        })
+        .expect("party 1");
+    let stopped = Command::new("kill")
+        .args(["-STOP", &party1.to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    let stopped_at = Instant::now();
+    let status = launcher.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut launcher.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success());
+    assert!(
+        stopped_at.elapsed() < Duration::from_secs(2 + 5),
+        "took {:?} after the stop",
+        stopped_at.elapsed()
+    );
+    assert!(stderr.contains("party 1"), "{stderr}");
+    assert!(gone_within(&steps, Duration::from_secs(5)));
+    let _ = start;
+}

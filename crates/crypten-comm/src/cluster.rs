@@ -16,7 +16,8 @@
 //! address = "127.0.0.1:29502"
 //! [timeouts]                    # seconds, optional
 //! connect = 30
-//! receive = 60
+//! receive = 60                  # a peer silent this long (keepalives included) has failed
+//! idle = 1800                   # the longest wait for one message from a live peer
 //! ```
 
 use crate::{CommConfig, Error, NetComm, Result, TlsConfig};
@@ -44,6 +45,7 @@ pub struct Member {
 struct Timeouts {
     connect: Option<f64>,
     receive: Option<f64>,
+    idle: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -69,8 +71,10 @@ pub struct Cluster {
     pub ca: Option<PathBuf>,
     /// Connection set-up limit, if the file sets one.
     pub connect_timeout: Option<Duration>,
-    /// Receive limit, if the file sets one.
+    /// Receive limit (a peer's silence), if the file sets one.
     pub recv_timeout: Option<Duration>,
+    /// The longest wait for one message from a live peer, if the file sets one.
+    pub idle_timeout: Option<Duration>,
 }
 
 /// An endpoint's own credentials: its certificate chain and private key (PEM files).
@@ -135,12 +139,14 @@ impl Cluster {
         let timeouts = file.timeouts.unwrap_or(Timeouts {
             connect: None,
             receive: None,
+            idle: None,
         });
         Ok(Self {
             path: path.to_path_buf(),
             ca: file.ca.map(|ca| dir.join(ca)),
             connect_timeout: seconds(path, "connect", timeouts.connect)?,
             recv_timeout: seconds(path, "receive", timeouts.receive)?,
+            idle_timeout: seconds(path, "idle", timeouts.idle)?,
             parties: file.party,
             dealer: file.dealer,
         })
@@ -210,6 +216,9 @@ impl Cluster {
         }
         if let Some(t) = self.recv_timeout {
             config.recv_timeout = t;
+        }
+        if let Some(t) = self.idle_timeout {
+            config.idle_timeout = t;
         }
         config.tls = match (&self.ca, credentials) {
             (None, _) => None,

@@ -6,8 +6,15 @@ use std::time::Duration;
 /// Limits and timeouts shared by every communicator.
 #[derive(Clone, Debug)]
 pub struct CommConfig {
-    /// How long a blocking receive waits before failing with `Error::Timeout`.
+    /// How long a peer may stay silent before a blocking receive fails with
+    /// `Error::Timeout`. Over TCP every idle link carries keepalives, so this catches a peer
+    /// that stopped, hangs or is cut off, while a peer busy computing is waited for; in
+    /// memory it bounds the wait itself.
     pub recv_timeout: Duration,
+    /// The longest one blocking receive over TCP waits for its frame while the peer is alive
+    /// (two live parties waiting for each other, a program bug, fail after this). Default
+    /// 30 minutes.
+    pub idle_timeout: Duration,
     /// How long connection set-up may take in total.
     pub connect_timeout: Duration,
     /// The largest payload accepted from a peer; larger frames are `Error::Malformed`.
@@ -25,6 +32,7 @@ impl Default for CommConfig {
     fn default() -> Self {
         Self {
             recv_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(30 * 60),
             connect_timeout: Duration::from_secs(30),
             max_frame_bytes: 8 << 30,
             channel: 0,

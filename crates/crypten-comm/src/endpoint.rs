@@ -180,8 +180,9 @@ impl Endpoint {
 }
 
 impl CommConfig {
-    /// The defaults, with `CRYPTEN_RECV_TIMEOUT` (seconds, positive) overriding the receive
-    /// timeout and `CRYPTEN_CHANNEL` (a u32) the channel, when they are set.
+    /// The defaults, with `CRYPTEN_RECV_TIMEOUT` and `CRYPTEN_IDLE_TIMEOUT` (seconds,
+    /// positive) overriding the receive and idle timeouts and `CRYPTEN_CHANNEL` (a u32) the
+    /// channel, when they are set.
     ///
     /// # Errors
     /// `Environment` when a variable is malformed.
@@ -197,6 +198,17 @@ impl CommConfig {
                 return Err(invalid());
             }
             config.recv_timeout = Duration::from_secs_f64(secs);
+        }
+        if let Ok(secs) = std::env::var("CRYPTEN_IDLE_TIMEOUT") {
+            let invalid = || Error::Environment {
+                var: "CRYPTEN_IDLE_TIMEOUT",
+                reason: format!("must be a positive number of seconds, got `{secs}`"),
+            };
+            let secs: f64 = secs.trim().parse().map_err(|_| invalid())?;
+            if !(secs.is_finite() && secs > 0.0 && secs < 1e9) {
+                return Err(invalid());
+            }
+            config.idle_timeout = Duration::from_secs_f64(secs);
         }
         if let Ok(channel) = std::env::var("CRYPTEN_CHANNEL") {
             config.channel = channel.trim().parse().map_err(|_| Error::Environment {

@@ -23,7 +23,9 @@ pub enum Error {
         /// The peer's reason (untrusted text, cut short and stripped of control characters).
         reason: String,
     },
-    /// Nothing arrived from the peer within the receive timeout.
+    /// Nothing arrived from the peer within the receive timeout (over TCP: the peer was
+    /// silent, keepalives included, that long), or the wait for `op` outlasted the idle
+    /// timeout.
     #[error("party {peer} sent nothing for {after:?} during `{op}`")]
     Timeout {
         /// The peer's rank.

@@ -94,6 +94,11 @@ impl FrameError {
 /// ([`Communicator::abort`](crate::Communicator::abort)); its payload is the reason.
 pub(crate) const ABORT_OP: &str = "!abort";
 
+/// The operation name of the empty frame a writer sends when its link has been idle for a
+/// while: proof that the peer's process is alive, so that only a silent peer times out. The
+/// reader drops it; it takes no sequence number and is not counted in the statistics.
+pub(crate) const KEEPALIVE_OP: &str = "!keepalive";
+
 /// The most bytes of a peer's abort reason that are kept.
 const MAX_ABORT_REASON: usize = 512;
 

@@ -45,8 +45,11 @@ fn dropped_peer_is_peer_closed_quickly() {
 
 #[test]
 fn silent_peer_is_timeout() {
+    // Party 1 is alive (over TCP its keepalives flow) but never sends: the idle limit, here
+    // the same as the receive timeout, ends the wait.
     let cfg = CommConfig {
         recv_timeout: Duration::from_millis(200),
+        idle_timeout: Duration::from_millis(200),
         ..config()
     };
     for kind in KINDS {

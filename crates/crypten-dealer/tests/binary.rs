@@ -44,7 +44,8 @@ fn a_party_rank_is_not_a_dealer() {
     let (ok, stderr) = dealer(&env);
     assert!(!ok);
     assert!(
-        stderr.contains("RANK = WORLD_SIZE = 2, got RANK 1"),
+        stderr
+            .contains("the dealer must be rank 2 (the number of parties), this endpoint is rank 1"),
         "{stderr}"
     );
 }

@@ -2,13 +2,14 @@
 //! reader and writer threads that drive the peer's [`Transport`](crate::Transport).
 
 use crate::frame::{
-    ABORT_OP, Frame, FrameError, MAX_HEAD_BYTES, ReadError, abort_reason, read_frame,
+    ABORT_OP, Frame, FrameError, KEEPALIVE_OP, MAX_HEAD_BYTES, ReadError, abort_reason,
+    encode_head, read_frame,
 };
 use crate::transport::Closer;
 use std::io::{self, BufReader, BufWriter, Read, Write};
-use std::sync::mpsc::{Receiver, Sender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tracing::debug;
 
 /// Socket buffers of the reader and writer threads: they gather small frames into few system
@@ -113,6 +114,34 @@ pub(super) struct Inbox {
     pub(super) rx: Receiver<Incoming>,
 }
 
+/// When a link last heard from its peer (any frame, keepalives included).
+pub(super) struct Activity {
+    last: Mutex<Instant>,
+}
+
+impl Activity {
+    pub(super) fn new() -> Self {
+        Self {
+            last: Mutex::new(Instant::now()),
+        }
+    }
+
+    fn touch(&self) {
+        *lock(&self.last) = Instant::now();
+    }
+
+    /// How long the peer has been silent.
+    pub(super) fn silent_for(&self) -> Duration {
+        lock(&self.last).elapsed()
+    }
+}
+
+/// How often an idle writer proves its process alive: a quarter of the receive timeout
+/// (between 50 ms and 15 s), so that a live peer is never silent for a whole timeout.
+pub(super) fn keepalive_interval(recv_timeout: Duration) -> Duration {
+    (recv_timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(15))
+}
+
 /// Everything this endpoint holds for one peer.
 pub(super) struct Link {
     pub(super) outbox: Mutex<Outbox>,
@@ -121,19 +150,33 @@ pub(super) struct Link {
     pub(super) end: Arc<EndSignal>,
     /// Shuts the connection down (in `drop`).
     pub(super) closer: Arc<dyn Closer>,
+    /// When the peer was last heard from.
+    pub(super) activity: Arc<Activity>,
 }
 
 /// Writes queued frames until every sender is gone, then half-closes the connection so the
-/// peer reads a clean end of stream after the last frame.
+/// peer reads a clean end of stream after the last frame. A link idle for `keepalive` gets a
+/// keepalive frame.
 pub(super) fn write_loop(
     peer: usize,
     writer: Box<dyn Write + Send>,
     closer: &dyn Closer,
     rx: &Receiver<Outgoing>,
+    (channel, keepalive): (u32, Duration),
 ) {
     let mut out = BufWriter::with_capacity(IO_BUFFER_BYTES, writer);
+    let (alive, alive_len) = encode_head(channel, u64::MAX, KEEPALIVE_OP, 0);
     let result = (|| -> io::Result<()> {
-        while let Ok(frame) = rx.recv() {
+        loop {
+            let frame = match rx.recv_timeout(keepalive) {
+                Ok(frame) => frame,
+                Err(RecvTimeoutError::Timeout) => {
+                    out.write_all(&alive[..alive_len])?;
+                    out.flush()?;
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
             write_frame(&mut out, &frame)?;
             // Frames already queued go out in the same flush: a burst of small frames then
             // costs one system call instead of one each.
@@ -177,6 +220,7 @@ pub(super) struct Reader {
     pub(super) inboxes: Vec<Sender<Incoming>>,
     pub(super) end: Arc<EndSignal>,
     pub(super) max_payload: u64,
+    pub(super) activity: Arc<Activity>,
 }
 
 impl Reader {
@@ -187,7 +231,14 @@ impl Reader {
         let peer = self.peer;
         let mut input = BufReader::with_capacity(IO_BUFFER_BYTES, stream);
         loop {
-            let event = match read_frame(&mut input, self.max_payload) {
+            let read = read_frame(&mut input, self.max_payload);
+            if matches!(read, Ok(Some(_))) {
+                self.activity.touch();
+            }
+            let event = match read {
+                Ok(Some(frame)) if frame.op == KEEPALIVE_OP && frame.payload.is_empty() => {
+                    continue;
+                }
                 Ok(Some(frame)) if frame.op == ABORT_OP => {
                     let reason = abort_reason(&frame.payload);
                     debug!(peer, "peer aborted");

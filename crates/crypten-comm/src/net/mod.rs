@@ -24,8 +24,8 @@ use crate::frame::{ABORT_OP, check_expected, check_op_name, encode_head, wire_by
 use crate::transport::Transport;
 use crate::{CommConfig, Communicator, Error, Result, Stats, rendezvous};
 use link::{
-    DRAIN_GRACE, EndSignal, Ending, Inbox, Incoming, Link, Outbox, Outgoing, Payload,
-    READER_EXIT_GRACE, Reader, ReaderExit, lock, write_loop,
+    Activity, DRAIN_GRACE, EndSignal, Ending, Inbox, Incoming, Link, Outbox, Outgoing, Payload,
+    READER_EXIT_GRACE, Reader, ReaderExit, keepalive_interval, lock, write_loop,
 };
 use std::io;
 use std::net::{SocketAddr, TcpListener};
@@ -240,10 +240,19 @@ impl NetComm {
 
         let (out_tx, out_rx) = mpsc::channel();
         let exited = writers_tx.clone();
+        let channel = self.config.channel;
+        let keepalive = keepalive_interval(self.config.recv_timeout);
+        let activity = Arc::new(Activity::new());
         let writer = thread::Builder::new()
             .name(format!("comm-w{rank}-{peer}"))
             .spawn(move || {
-                write_loop(peer, writer_half, writer_closer.as_ref(), &out_rx);
+                write_loop(
+                    peer,
+                    writer_half,
+                    writer_closer.as_ref(),
+                    &out_rx,
+                    (channel, keepalive),
+                );
                 drop(exited);
             })
             .map_err(setup_error)?;
@@ -256,6 +265,7 @@ impl NetComm {
             inboxes: inbox_txs.to_vec(),
             end: Arc::clone(&end),
             max_payload,
+            activity: Arc::clone(&activity),
         };
         let reader = thread::Builder::new()
             .name(format!("comm-r{rank}-{peer}"))
@@ -282,6 +292,7 @@ impl NetComm {
             }),
             end,
             closer,
+            activity,
         })
     }
 
@@ -412,13 +423,31 @@ impl Communicator for NetComm {
             Err(_) if ended => return Err(self.ended(link, peer, op)),
             Err(_) => {
                 let started = std::time::Instant::now();
-                let received = inbox.rx.recv_timeout(self.config.recv_timeout);
+                // The timeout counts the peer's silence, not the wait: a peer busy computing
+                // still sends keepalives, and only one that stopped or hangs goes silent.
+                let (silence, idle) = (self.config.recv_timeout, self.config.idle_timeout);
+                let slice = (silence / 8).clamp(Duration::from_millis(10), Duration::from_secs(1));
+                let mut expired = silence;
+                let received = loop {
+                    match inbox.rx.recv_timeout(slice.min(idle)) {
+                        Err(RecvTimeoutError::Timeout) => {
+                            if link.activity.silent_for() >= silence {
+                                break Err(RecvTimeoutError::Timeout);
+                            }
+                            if started.elapsed() >= idle {
+                                expired = idle;
+                                break Err(RecvTimeoutError::Timeout);
+                            }
+                        }
+                        other => break other,
+                    }
+                };
                 self.stats.record_wait(started.elapsed());
                 received.map_err(|e| match e {
                     RecvTimeoutError::Timeout => Error::Timeout {
                         peer,
                         op: op.to_owned(),
-                        after: self.config.recv_timeout,
+                        after: expired,
                     },
                     RecvTimeoutError::Disconnected => self.ended(link, peer, op),
                 })?
