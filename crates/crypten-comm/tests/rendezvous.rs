@@ -167,3 +167,50 @@ fn unreachable_peer_and_bad_rank_fail_cleanly() {
     let result = NetComm::rendezvous(3, 3, addrs[0], cfg);
     assert!(message(&result).contains("out of range"));
 }
+
+#[test]
+fn stray_connections_at_the_master_do_not_stop_the_rendezvous() {
+    use std::io::Write;
+    use std::net::TcpStream;
+    let master = free_addr();
+    let cfg = CommConfig {
+        connect_timeout: Duration::from_secs(15),
+        ..config()
+    };
+    thread::scope(|s| {
+        let rank0 = {
+            let cfg = cfg.clone();
+            s.spawn(move || NetComm::rendezvous(0, 3, master, cfg))
+        };
+        // Strangers reach the master first: one connects and closes, one speaks HTTP, one
+        // sends garbage, one stays silent (it holds the listener for one handshake timeout).
+        let connect = || loop {
+            if let Ok(c) = TcpStream::connect(master) {
+                break c;
+            }
+            thread::sleep(Duration::from_millis(5));
+        };
+        drop(connect());
+        let mut http = connect();
+        let _ = http.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        let mut garbage = connect();
+        let _ = garbage.write_all(&[0xff; 100]);
+        let silent = connect();
+        let others: Vec<_> = (1..3)
+            .map(|rank| {
+                let cfg = cfg.clone();
+                s.spawn(move || NetComm::rendezvous(rank, 3, master, cfg))
+            })
+            .collect();
+        let started = Instant::now();
+        let comm0 = rank0.join().unwrap().expect("the master proceeds");
+        let comms: Vec<NetComm> = others
+            .into_iter()
+            .map(|h| h.join().unwrap().expect("the parties proceed"))
+            .collect();
+        assert!(started.elapsed() < Duration::from_secs(12));
+        comm0.send(1, "x", b"after strangers".to_vec()).unwrap();
+        assert_eq!(comms[0].recv(0, "x").unwrap(), b"after strangers");
+        drop((http, garbage, silent));
+    });
+}

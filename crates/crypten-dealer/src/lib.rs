@@ -26,7 +26,7 @@ pub use bit_test_plan::{
     ARITY, BLOCK_BITS, BitTest, Combine, Kind, Leaf, Level, Needs, NodeRef, Output, Plan, Src, Term,
 };
 pub use error::{Error, Result};
-pub use request::{MAX_PART_ELEMENTS, Request};
+pub use request::{MAX_PART_ELEMENTS, MAX_REQUEST_ELEMENTS, Request};
 pub use seed::{SeedPurpose, fresh_seed};
 pub use serve::{
     Message, SERVE_OP, SETUP_OP, parse_seed, run_at, run_from_env, run_ttp, run_ttp_seeded,

@@ -6,9 +6,13 @@ use crate::bit_test_plan::{BitTest, Plan};
 use crate::{Bilinear, Error, Result};
 use serde::{Deserialize, Serialize};
 
-/// The largest number of elements one preprocessing part may have (2^30 elements = 8 GiB):
-/// a bound on what a malformed request can make the dealer allocate.
+/// The largest number of elements one preprocessing part may have (2^30 elements = 8 GiB).
 pub const MAX_PART_ELEMENTS: usize = 1 << 30;
+
+/// The largest number of elements all the parts of one request may have together (2^30
+/// elements = 8 GiB): a bound on what one request, however malformed, makes the dealer
+/// allocate. The largest requests of the paper's models hold under half of it.
+pub const MAX_REQUEST_ELEMENTS: usize = 1 << 30;
 
 /// A request for correlated randomness.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -217,14 +221,22 @@ impl Request {
             Self::EdaBits { shape } => vec![shape.clone(); 2],
             Self::BitTest { n, test } => crate::binary::bit_test_shapes(&Plan::new(*test), *n),
         };
+        let mut total = 0usize;
         for shape in &shapes {
             let numel = shape
                 .iter()
                 .try_fold(1usize, |acc, &d| acc.checked_mul(d))
                 .filter(|&n| n <= MAX_PART_ELEMENTS);
-            if numel.is_none() {
+            let Some(numel) = numel else {
                 return Err(self.invalid(format!("part of shape {shape:?} is too large")));
-            }
+            };
+            total = total.saturating_add(numel);
+        }
+        if total > MAX_REQUEST_ELEMENTS {
+            return Err(self.invalid(format!(
+                "{total} elements in all, more than the {MAX_REQUEST_ELEMENTS} one request may \
+                 ask for"
+            )));
         }
         Ok(shapes)
     }
@@ -257,5 +269,28 @@ fn check_deferred_bits(request: &Request, bits: u32) -> Result<()> {
         Ok(())
     } else {
         Err(request.invalid(format!("deferred truncation by {bits} bits")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_REQUEST_ELEMENTS, Request};
+
+    #[test]
+    fn one_request_allocates_at_most_the_request_cap() {
+        // Three parts of 2^28 elements: under the cap.
+        let fits = Request::AndTriple {
+            shape: vec![1 << 14, 1 << 14],
+        };
+        assert_eq!(fits.part_shapes().expect("fits").len(), 3);
+        // Three parts of 2^29: each under the part cap, together over the request cap.
+        let over = Request::AndTriple {
+            shape: vec![1 << 15, 1 << 14],
+        };
+        let err = over.part_shapes().expect_err("over the cap").to_string();
+        assert!(
+            err.contains(&MAX_REQUEST_ELEMENTS.to_string()),
+            "{err}"
+        );
     }
 }
