@@ -19,6 +19,9 @@ pub struct CommConfig {
     pub connect_timeout: Duration,
     /// The largest payload accepted from a peer; larger frames are `Error::Malformed`.
     pub max_frame_bytes: u64,
+    /// Over TCP, the most bytes received from one peer and not yet read that are kept; beyond
+    /// it the peer's writes wait (TCP flow control). Default 2 GiB.
+    pub max_queued_bytes: u64,
     /// The computation this endpoint's frames belong to. Every endpoint of a computation uses
     /// the same; a frame of another channel is refused (`Error::Diverged`, or a failed
     /// rendezvous), so one process can later carry several computations apart. Default 0.
@@ -35,6 +38,7 @@ impl Default for CommConfig {
             idle_timeout: Duration::from_secs(30 * 60),
             connect_timeout: Duration::from_secs(30),
             max_frame_bytes: 8 << 30,
+            max_queued_bytes: 2 << 30,
             channel: 0,
             tls: None,
         }

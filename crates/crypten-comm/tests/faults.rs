@@ -286,3 +286,36 @@ fn tcp_a_last_frame_before_a_close_is_always_delivered() {
         });
     }
 }
+
+#[test]
+fn tcp_a_flood_on_a_link_nobody_reads_is_held_to_the_queue_bound() {
+    let limit = 4 << 20;
+    let cfg = CommConfig {
+        max_queued_bytes: limit,
+        ..config()
+    };
+    let frame = 1 << 20;
+    let frames = 48;
+    let comms = common::tcp_endpoints(2, cfg);
+    std::thread::scope(|s| {
+        for comm in &comms {
+            s.spawn(move || {
+                if comm.rank() == 1 {
+                    for i in 0..frames {
+                        comm.send(0, "flood", vec![i as u8; frame]).unwrap();
+                    }
+                } else {
+                    // Not reading yet: the backlog stops at the bound; the rest waits in TCP
+                    // and at the sender.
+                    std::thread::sleep(Duration::from_millis(500));
+                    let queued = comm.queued_bytes(1);
+                    assert!(queued <= limit, "{queued} bytes queued, bound {limit}");
+                    assert!(queued > 0, "the reader delivered nothing");
+                    for i in 0..frames {
+                        assert_eq!(comm.recv(1, "flood").unwrap(), vec![i as u8; frame]);
+                    }
+                }
+            });
+        }
+    });
+}

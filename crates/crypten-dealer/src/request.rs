@@ -288,9 +288,6 @@ mod tests {
             shape: vec![1 << 15, 1 << 14],
         };
         let err = over.part_shapes().expect_err("over the cap").to_string();
-        assert!(
-            err.contains(&MAX_REQUEST_ELEMENTS.to_string()),
-            "{err}"
-        );
+        assert!(err.contains(&MAX_REQUEST_ELEMENTS.to_string()), "{err}");
     }
 }

@@ -142,6 +142,65 @@ pub(super) fn keepalive_interval(recv_timeout: Duration) -> Duration {
     (recv_timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(15))
 }
 
+/// The bytes a reader has delivered that `recv` has not taken yet, bounded: a reader waits
+/// for room before delivering more (the peer's writes then block on TCP's flow control), so a
+/// peer that floods a link this endpoint does not read costs at most `limit` bytes, plus the
+/// one frame being read (at most the frame limit). A frame larger than `limit` is admitted
+/// alone, when nothing else is queued.
+pub(super) struct Backlog {
+    queued: Mutex<u64>,
+    drained: Condvar,
+    limit: u64,
+    closed: std::sync::atomic::AtomicBool,
+}
+
+impl Backlog {
+    pub(super) fn new(limit: u64) -> Self {
+        Self {
+            queued: Mutex::new(0),
+            drained: Condvar::new(),
+            limit,
+            closed: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Waits for room for `len` bytes and counts them; `false` once the endpoint is closing.
+    fn admit(&self, len: u64) -> bool {
+        let mut queued = lock(&self.queued);
+        while *queued > 0 && queued.saturating_add(len) > self.limit {
+            if self.closed.load(std::sync::atomic::Ordering::Relaxed) {
+                return false;
+            }
+            queued = self
+                .drained
+                .wait_timeout(queued, Duration::from_millis(100))
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        *queued += len;
+        true
+    }
+
+    /// `len` bytes were taken by `recv`.
+    pub(super) fn release(&self, len: u64) {
+        let mut queued = lock(&self.queued);
+        *queued = queued.saturating_sub(len);
+        self.drained.notify_all();
+    }
+
+    /// Bytes delivered and not yet taken.
+    pub(super) fn queued(&self) -> u64 {
+        *lock(&self.queued)
+    }
+
+    /// Wakes a waiting reader for good: the endpoint is closing.
+    pub(super) fn close(&self) {
+        self.closed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.drained.notify_all();
+    }
+}
+
 /// Everything this endpoint holds for one peer.
 pub(super) struct Link {
     pub(super) outbox: Mutex<Outbox>,
@@ -152,6 +211,8 @@ pub(super) struct Link {
     pub(super) closer: Arc<dyn Closer>,
     /// When the peer was last heard from.
     pub(super) activity: Arc<Activity>,
+    /// What its reader delivered and `recv` has not taken.
+    pub(super) backlog: Arc<Backlog>,
 }
 
 /// Writes queued frames until every sender is gone, then half-closes the connection so the
@@ -221,6 +282,7 @@ pub(super) struct Reader {
     pub(super) end: Arc<EndSignal>,
     pub(super) max_payload: u64,
     pub(super) activity: Arc<Activity>,
+    pub(super) backlog: Arc<Backlog>,
 }
 
 impl Reader {
@@ -252,7 +314,12 @@ impl Reader {
                     }
                     return Ending::Aborted(reason);
                 }
-                Ok(Some(frame)) => Incoming::Frame(frame),
+                Ok(Some(frame)) => {
+                    if !self.backlog.admit(frame.payload.len() as u64) {
+                        return Ending::Closed;
+                    }
+                    Incoming::Frame(frame)
+                }
                 Ok(None) => {
                     debug!(peer, "peer closed its side of the connection");
                     return Ending::Closed;

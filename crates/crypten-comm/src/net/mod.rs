@@ -24,8 +24,8 @@ use crate::frame::{ABORT_OP, check_expected, check_op_name, encode_head, wire_by
 use crate::transport::Transport;
 use crate::{CommConfig, Communicator, Error, Result, Stats, rendezvous};
 use link::{
-    Activity, DRAIN_GRACE, EndSignal, Ending, Inbox, Incoming, Link, Outbox, Outgoing, Payload,
-    READER_EXIT_GRACE, Reader, ReaderExit, keepalive_interval, lock, write_loop,
+    Activity, Backlog, DRAIN_GRACE, EndSignal, Ending, Inbox, Incoming, Link, Outbox, Outgoing,
+    Payload, READER_EXIT_GRACE, Reader, ReaderExit, keepalive_interval, lock, write_loop,
 };
 use std::io;
 use std::net::{SocketAddr, TcpListener};
@@ -129,6 +129,12 @@ impl NetComm {
     /// The configuration this endpoint runs with.
     pub fn config(&self) -> &CommConfig {
         &self.config
+    }
+
+    /// Bytes received from `peer` and not yet taken by `recv` (at most
+    /// `CommConfig::max_queued_bytes`, or one larger frame); 0 for an invalid peer.
+    pub fn queued_bytes(&self, peer: usize) -> u64 {
+        self.link(peer).map_or(0, |l| l.backlog.queued())
     }
 
     fn from_streams(
@@ -243,6 +249,7 @@ impl NetComm {
         let channel = self.config.channel;
         let keepalive = keepalive_interval(self.config.recv_timeout);
         let activity = Arc::new(Activity::new());
+        let backlog = Arc::new(Backlog::new(self.config.max_queued_bytes));
         let writer = thread::Builder::new()
             .name(format!("comm-w{rank}-{peer}"))
             .spawn(move || {
@@ -266,6 +273,7 @@ impl NetComm {
             end: Arc::clone(&end),
             max_payload,
             activity: Arc::clone(&activity),
+            backlog: Arc::clone(&backlog),
         };
         let reader = thread::Builder::new()
             .name(format!("comm-r{rank}-{peer}"))
@@ -293,6 +301,7 @@ impl NetComm {
             end,
             closer,
             activity,
+            backlog,
         })
     }
 
@@ -466,6 +475,7 @@ impl Communicator for NetComm {
                 });
             }
         };
+        link.backlog.release(frame.payload.len() as u64);
         check_expected(peer, op, self.config.channel, inbox.next_seq, &frame)?;
         inbox.next_seq += 1;
         drop(inbox);
@@ -525,6 +535,7 @@ impl Drop for NetComm {
         // Shutting the sockets down wakes the readers (and any writer stuck on a peer that
         // stopped reading).
         for link in self.links.iter().flatten() {
+            link.backlog.close();
             link.closer.close();
         }
         let readers_done = wait_exited(&self.readers_exited, READER_EXIT_GRACE);
