@@ -130,6 +130,7 @@ pub(crate) fn bench(suite: Suite) -> anyhow::Result<ExitCode> {
             ttp: false,
             truncation: TruncationArg::default(),
             timeout: 300.0,
+            link: args.party.link.clone(),
             command,
         };
         return launch(&launch_args);
@@ -295,6 +296,7 @@ fn paper(args: &PaperArgs) -> anyhow::Result<ExitCode> {
                 ttp: false,
                 truncation: args.truncation,
                 timeout: 60.0,
+                link: None,
                 command,
             })?;
             if code != ExitCode::SUCCESS {

@@ -122,6 +122,7 @@ pub(crate) fn infer(args: &InferArgs) -> anyhow::Result<ExitCode> {
         ttp: false,
         truncation: TruncationArg::default(),
         timeout: 30.0,
+        link: None,
         command,
     })
 }

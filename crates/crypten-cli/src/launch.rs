@@ -30,6 +30,10 @@ pub(crate) struct LaunchArgs {
     /// Seconds to wait for the other processes after one has failed before killing them.
     #[arg(long, default_value_t = 120.0)]
     pub timeout: f64,
+    /// Benchmarks: shape every link like a wide-area one, RTT,BANDWIDTH (e.g. 25ms,100mbit),
+    /// with a relay in each process (CRYPTEN_LINK).
+    #[arg(long, value_parser = parse_link)]
+    pub link: Option<String>,
     /// The subcommand every party runs, with its arguments.
     #[arg(last = true, required = true)]
     pub command: Vec<String>,
@@ -238,6 +242,7 @@ pub(crate) fn launch(args: &LaunchArgs) -> anyhow::Result<ExitCode> {
             .env("MASTER_PORT", port.to_string())
             .env("CRYPTEN_PROVIDER", args.provider.0.name())
             .env("CRYPTEN_TRUNCATION", args.truncation.0.name())
+            .env("CRYPTEN_LINK", args.link.as_deref().unwrap_or(""))
             .env("RAYON_NUM_THREADS", &threads)
             // The children exit when this pipe closes: when this launcher ends, however.
             .env(crypten::advanced::comm::LAUNCHER_PIPE_VAR, "1")
@@ -432,4 +437,9 @@ fn run_tethered(mut cmd: Command) -> anyhow::Result<std::process::ExitStatus> {
     let status = child.wait().context("waiting for the party process")?;
     drop(lifeline);
     Ok(status)
+}
+
+/// A link shape as `--link` takes it, checked here so that a typo fails before any process.
+pub(crate) fn parse_link(s: &str) -> Result<String, String> {
+    crypten::advanced::comm::LinkShape::parse(s).map(|_| s.to_string())
 }

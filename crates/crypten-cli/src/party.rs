@@ -14,6 +14,10 @@ pub(crate) struct PartyArgs {
     /// Preprocessing provider when launching locally: ttp (a dealer process) or tfp (insecure).
     #[arg(long, value_enum, default_value = "ttp")]
     pub provider: ProviderArg,
+    /// When launching locally: shape every link like a wide-area one, RTT,BANDWIDTH (e.g.
+    /// 25ms,100mbit).
+    #[arg(long, value_parser = crate::launch::parse_link)]
+    pub link: Option<String>,
 }
 
 /// Joins the computation described by the environment.
@@ -60,6 +64,7 @@ pub(crate) fn party_or_launch(
         ttp: false,
         truncation: TruncationArg::default(),
         timeout: 120.0,
+        link: args.link.clone(),
         command: subcommand,
     };
     launch(&launch_args)

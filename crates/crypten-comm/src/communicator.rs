@@ -29,6 +29,9 @@ pub struct CommConfig {
     /// TLS with mutual authentication on every link (only with an address table, as a
     /// cluster file gives); `None` is plain TCP.
     pub tls: Option<std::sync::Arc<crate::TlsConfig>>,
+    /// Benchmarks only: every connection this endpoint opens goes through a relay in this
+    /// process that delays and paces it like a wide-area link (`CRYPTEN_LINK=25ms,100mbit`).
+    pub link: Option<crate::LinkShape>,
 }
 
 impl Default for CommConfig {
@@ -41,6 +44,7 @@ impl Default for CommConfig {
             max_queued_bytes: 2 << 30,
             channel: 0,
             tls: None,
+            link: None,
         }
     }
 }

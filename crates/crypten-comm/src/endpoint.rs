@@ -210,6 +210,7 @@ impl CommConfig {
             }
             config.idle_timeout = Duration::from_secs_f64(secs);
         }
+        config.link = crate::shape::from_env()?;
         if let Ok(channel) = std::env::var("CRYPTEN_CHANNEL") {
             config.channel = channel.trim().parse().map_err(|_| Error::Environment {
                 var: "CRYPTEN_CHANNEL",

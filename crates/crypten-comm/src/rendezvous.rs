@@ -28,6 +28,7 @@
 //! world size, a rank out of range, a duplicate) fails the rendezvous at once.
 
 use crate::frame::{ReadError, encode_frame, read_frame};
+use crate::shape::LinkShape;
 use crate::tls::{TlsConfig, TlsStream};
 use crate::transport::Transport;
 use crate::{CommConfig, Error, Result};
@@ -152,7 +153,7 @@ pub(crate) fn connect_all(
         &mut streams,
         deadline,
         config.channel,
-        config.tls.as_deref(),
+        (config.tls.as_deref(), config.link),
     )?;
     Ok(streams)
 }
@@ -180,7 +181,7 @@ pub(crate) fn via_master(
         return Ok(streams);
     }
 
-    let stream = connect_retrying(master, deadline).map_err(|e| {
+    let stream = dial(master, deadline, config.link).map_err(|e| {
         fail(format!(
             "party {rank} could not reach the master at {master}: {e}"
         ))
@@ -217,7 +218,7 @@ pub(crate) fn via_master(
         &mut streams,
         deadline,
         config.channel,
-        None,
+        (None, config.link),
     )?;
     Ok(streams)
 }
@@ -274,13 +275,19 @@ fn pairwise(
     streams: &mut Streams,
     deadline: Instant,
     channel: u32,
-    tls: Option<&TlsConfig>,
+    (tls, link): (Option<&TlsConfig>, Option<LinkShape>),
 ) -> Result<()> {
     let world_size = addrs.len();
     for (peer, &addr) in addrs.iter().enumerate().take(rank) {
         if streams[peer].is_none() {
             streams[peer] = Some(connect_peer(
-                rank, world_size, peer, addr, deadline, channel, tls,
+                rank,
+                world_size,
+                peer,
+                addr,
+                deadline,
+                channel,
+                (tls, link),
             )?);
         }
     }
@@ -332,9 +339,9 @@ fn connect_peer(
     addr: SocketAddr,
     deadline: Instant,
     channel: u32,
-    tls: Option<&TlsConfig>,
+    (tls, link): (Option<&TlsConfig>, Option<LinkShape>),
 ) -> Result<Link> {
-    let stream = connect_retrying(addr, deadline).map_err(|e| {
+    let stream = dial(addr, deadline, link).map_err(|e| {
         fail(format!(
             "party {rank} could not connect to party {peer} at {addr}: {e}"
         ))
@@ -377,9 +384,21 @@ fn connect_peer(
     Ok(stream)
 }
 
+/// Connects to `addr`, through a shaping relay in this process when `link` is set.
+fn dial(addr: SocketAddr, deadline: Instant, link: Option<LinkShape>) -> io::Result<TcpStream> {
+    match link {
+        None => connect_retrying(addr, deadline),
+        Some(shape) => {
+            let relay = crate::shape::relay_to(addr, shape, deadline)
+                .map_err(|e| io::Error::other(e.to_string()))?;
+            connect_retrying(relay, deadline)
+        }
+    }
+}
+
 /// Tries to connect until `deadline`, pausing longer after each refusal: peers start in any
 /// order, so the one to connect to may not be listening yet.
-fn connect_retrying(addr: SocketAddr, deadline: Instant) -> io::Result<TcpStream> {
+pub(crate) fn connect_retrying(addr: SocketAddr, deadline: Instant) -> io::Result<TcpStream> {
     let mut backoff = FIRST_BACKOFF;
     let mut last_error = None;
     loop {

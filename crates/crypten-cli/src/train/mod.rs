@@ -255,6 +255,7 @@ pub(crate) fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         ttp: false,
         truncation: TruncationArg::default(),
         timeout: 30.0,
+        link: None,
         command,
     })
 }
