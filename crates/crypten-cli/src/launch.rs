@@ -5,7 +5,6 @@
 use anyhow::{Context, bail, ensure};
 use crypten::{ProviderKind, Truncation};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::thread;
@@ -210,11 +209,16 @@ pub(crate) fn launch(args: &LaunchArgs) -> anyhow::Result<ExitCode> {
         args.timeout
     );
     let with_ttp = args.provider.has_dealer();
-    // Rank 0 listens on this port; it is free now and taken again within milliseconds.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .context("cannot find a free port on 127.0.0.1")?
-        .port();
+    // Rank 0 binds a free port itself and announces it in this file; the others start once it
+    // has, so no other process can take the port in between.
+    static LAUNCHES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let launch_id = LAUNCHES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let announce = std::env::temp_dir().join(format!(
+        "crypten-master-{}-{launch_id}.port",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&announce);
+    let mut port = "0".to_string();
     let mut specs: Vec<Spec> = (0..args.parties)
         .map(|rank| Spec {
             label: format!("party {rank}"),
@@ -235,11 +239,27 @@ pub(crate) fn launch(args: &LaunchArgs) -> anyhow::Result<ExitCode> {
     // The write ends of the children's stdin: held, never written, closed by our exit.
     let mut lifelines = Vec::new();
     for spec in specs {
-        let mut child = program(&spec.args)?
+        if spec.rank == 1 {
+            port = match wait_for_port(&announce, &mut children) {
+                Ok(p) => p,
+                Err(e) => {
+                    for (_, child) in &mut children {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                    }
+                    return Err(e);
+                }
+            };
+        }
+        let mut cmd = program(&spec.args)?;
+        if spec.rank == 0 {
+            cmd.env("CRYPTEN_MASTER_PORT_FILE", &announce);
+        }
+        let mut child = cmd
             .env("RANK", spec.rank.to_string())
             .env("WORLD_SIZE", args.parties.to_string())
             .env("MASTER_ADDR", "127.0.0.1")
-            .env("MASTER_PORT", port.to_string())
+            .env("MASTER_PORT", &port)
             .env("CRYPTEN_PROVIDER", args.provider.0.name())
             .env("CRYPTEN_TRUNCATION", args.truncation.0.name())
             .env("CRYPTEN_LINK", args.link.as_deref().unwrap_or(""))
@@ -266,6 +286,7 @@ pub(crate) fn launch(args: &LaunchArgs) -> anyhow::Result<ExitCode> {
         &mut children,
         Duration::from_secs_f64(args.timeout.max(0.0)),
     )?;
+    let _ = std::fs::remove_file(&announce);
     drop(lifelines);
     for r in relays {
         let _ = r.join();
@@ -442,4 +463,27 @@ fn run_tethered(mut cmd: Command) -> anyhow::Result<std::process::ExitStatus> {
 /// A link shape as `--link` takes it, checked here so that a typo fails before any process.
 pub(crate) fn parse_link(s: &str) -> Result<String, String> {
     crypten::advanced::comm::LinkShape::parse(s).map(|_| s.to_string())
+}
+
+/// Waits for rank 0 to announce its master port in `path`; fails if rank 0 exits first or
+/// takes longer than 30 s.
+fn wait_for_port(path: &Path, children: &mut [(String, Child)]) -> anyhow::Result<String> {
+    let start = Instant::now();
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path)
+            && let Ok(port) = text.trim().parse::<u16>()
+        {
+            let _ = std::fs::remove_file(path);
+            return Ok(port.to_string());
+        }
+        if let Some((label, child)) = children.first_mut()
+            && let Ok(Some(status)) = child.try_wait()
+        {
+            bail!("{label} exited ({status}) before opening the master port");
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            bail!("party 0 did not open the master port within 30 s (is it a crypten program?)");
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
 }

@@ -32,6 +32,11 @@ pub struct CommConfig {
     /// Benchmarks only: every connection this endpoint opens goes through a relay in this
     /// process that delays and paces it like a wide-area link (`CRYPTEN_LINK=25ms,100mbit`).
     pub link: Option<crate::LinkShape>,
+    /// Rank 0 of a master rendezvous writes the port it listens on to this file (from
+    /// `CRYPTEN_MASTER_PORT_FILE` when `Endpoint::connect` leaves it unset): with
+    /// `MASTER_PORT=0` it binds a free port itself, and a launcher starts the other ranks once
+    /// the file appears, with no window for another process to take the port.
+    pub announce: Option<std::path::PathBuf>,
 }
 
 impl Default for CommConfig {
@@ -45,6 +50,7 @@ impl Default for CommConfig {
             channel: 0,
             tls: None,
             link: None,
+            announce: None,
         }
     }
 }

@@ -153,7 +153,14 @@ impl Endpoint {
     /// dealer and the computation none, or the other way round.
     pub fn connect(&self, endpoints: usize, config: CommConfig) -> Result<NetComm> {
         match &self.place {
-            Place::Master(master) => NetComm::rendezvous(self.rank, endpoints, *master, config),
+            Place::Master(master) => {
+                let mut config = config;
+                if config.announce.is_none() {
+                    // Set by `crypten launch` for rank 0 (see `CommConfig::announce`).
+                    config.announce = std::env::var_os("CRYPTEN_MASTER_PORT_FILE").map(Into::into);
+                }
+                NetComm::rendezvous(self.rank, endpoints, *master, config)
+            }
             Place::Cluster {
                 cluster,
                 name,

@@ -177,7 +177,13 @@ pub(crate) fn via_master(
         return Ok(streams);
     }
     if rank == 0 {
-        serve_table(world_size, master, &mut streams, deadline, config.channel)?;
+        serve_table(
+            world_size,
+            master,
+            &mut streams,
+            deadline,
+            (config.channel, config.announce.as_deref()),
+        )?;
         return Ok(streams);
     }
 
@@ -229,10 +235,17 @@ fn serve_table(
     master: SocketAddr,
     streams: &mut Streams,
     deadline: Instant,
-    channel: u32,
+    (channel, announce): (u32, Option<&std::path::Path>),
 ) -> Result<()> {
     let listener = TcpListener::bind(master)
         .map_err(|e| fail(format!("the master cannot listen on {master}: {e}")))?;
+    // Port 0 binds a free port: the table and the announcement carry the real one.
+    let master = listener
+        .local_addr()
+        .map_err(|e| fail(format!("the master: {e}")))?;
+    if let Some(path) = announce {
+        announce_port(path, master.port())?;
+    }
     let mut table = vec![master; world_size];
     accept_ranks(
         &listener,
@@ -265,6 +278,20 @@ fn dropped(e: Error) -> Refusal {
         Error::Rendezvous(m) => m,
         other => other.to_string(),
     })
+}
+
+/// Writes the master's port to `path` (through a temporary file and a rename, so that a
+/// reader never sees half of it), for a launcher that starts the other ranks once it knows it.
+fn announce_port(path: &std::path::Path, port: u16) -> Result<()> {
+    let tmp = path.with_extension("partial");
+    std::fs::write(&tmp, port.to_string())
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            fail(format!(
+                "cannot announce the master port in {}: {e}",
+                path.display()
+            ))
+        })
 }
 
 /// Connects to every lower rank without a connection yet, then accepts the higher ones.
