@@ -213,11 +213,20 @@ pub(crate) fn launch(args: &LaunchArgs) -> anyhow::Result<ExitCode> {
     // has, so no other process can take the port in between.
     static LAUNCHES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let launch_id = LAUNCHES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let announce = std::env::temp_dir().join(format!(
-        "crypten-master-{}-{launch_id}.port",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_file(&announce);
+    // In a directory of its own, readable by this user only: no other local user can plant a
+    // port (or a link) there.
+    let private =
+        std::env::temp_dir().join(format!("crypten-launch-{}-{launch_id}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&private);
+    let mut dir = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        dir.mode(0o700);
+    }
+    dir.create(&private)
+        .with_context(|| format!("cannot create {}", private.display()))?;
+    let announce = private.join("master.port");
     let mut port = "0".to_string();
     let mut specs: Vec<Spec> = (0..args.parties)
         .map(|rank| Spec {
@@ -247,6 +256,7 @@ pub(crate) fn launch(args: &LaunchArgs) -> anyhow::Result<ExitCode> {
                         let _ = child.kill();
                         let _ = child.wait();
                     }
+                    let _ = std::fs::remove_dir_all(&private);
                     return Err(e);
                 }
             };
@@ -286,7 +296,7 @@ pub(crate) fn launch(args: &LaunchArgs) -> anyhow::Result<ExitCode> {
         &mut children,
         Duration::from_secs_f64(args.timeout.max(0.0)),
     )?;
-    let _ = std::fs::remove_file(&announce);
+    let _ = std::fs::remove_dir_all(&private);
     drop(lifelines);
     for r in relays {
         let _ = r.join();

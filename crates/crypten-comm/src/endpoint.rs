@@ -246,10 +246,17 @@ pub fn exit_with_launcher() {
             .spawn(|| {
                 let mut sink = [0u8; 64];
                 let mut stdin = std::io::stdin();
-                // The launcher never writes: any read that returns is the end of the pipe.
-                while let Ok(n) = std::io::Read::read(&mut stdin, &mut sink) {
-                    if n == 0 {
-                        break;
+                // The launcher never writes: the pipe's end (or a hard error) means it is gone.
+                // A signal's interruption, or a descriptor someone made non-blocking, does not.
+                loop {
+                    match std::io::Read::read(&mut stdin, &mut sink) {
+                        Ok(0) => break,
+                        Ok(_) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                            std::thread::sleep(std::time::Duration::from_millis(200));
+                        }
+                        Err(_) => break,
                     }
                 }
                 // Not eprintln!: with the launcher gone, stderr may be a broken pipe, and a

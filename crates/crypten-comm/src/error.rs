@@ -66,6 +66,12 @@ pub enum Error {
         /// The limit.
         max: usize,
     },
+    /// An operation name the communicator keeps for itself (its keepalive frames).
+    #[error("operation name `{op}` is reserved by the communicator")]
+    ReservedOp {
+        /// The rejected name.
+        op: String,
+    },
     /// A rank outside `0..world_size`, or this party's own rank.
     #[error("invalid peer {peer} (world size {world_size}, own rank {rank})")]
     InvalidPeer {

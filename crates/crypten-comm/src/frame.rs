@@ -113,6 +113,9 @@ pub(crate) fn abort_reason(payload: &[u8]) -> String {
 }
 
 pub(crate) fn check_op_name(op: &str) -> Result<()> {
+    if op == KEEPALIVE_OP {
+        return Err(Error::ReservedOp { op: op.to_owned() });
+    }
     if op.len() > MAX_OP_NAME {
         return Err(Error::InvalidOp {
             op: op.to_owned(),

@@ -471,11 +471,18 @@ fn accept_ranks(
     loop {
         match listener.accept() {
             Ok((stream, from)) => {
-                stream
-                    .set_nonblocking(false)
-                    .map_err(|e| fail(format!("party {rank}: {e}")))?;
+                // A connection reset before it is configured is a stranger's problem, not
+                // the rendezvous's: drop it like any other bad connection.
                 let limit = deadline.min(Instant::now() + HANDSHAKE_TIMEOUT);
-                set_timeouts(&stream, limit, from)?;
+                let configured = stream
+                    .set_nonblocking(false)
+                    .map_err(|e| fail(format!("connection from {from}: {e}")))
+                    .and_then(|()| set_timeouts(&stream, limit, from));
+                if let Err(e) = configured {
+                    warn!(rank, %from, "refused a connection: {e}");
+                    refused = Some(e.to_string());
+                    continue;
+                }
                 let taken = match tls {
                     None => Ok(Link::Tcp(stream)),
                     Some(tls) => tls

@@ -100,7 +100,8 @@ pub(crate) fn relay_to(
 /// Copies `from` to `to`, each chunk released half an RTT after it arrived and no sooner than
 /// the bandwidth allows; then half-closes `to`.
 fn pump(mut from: TcpStream, mut to: TcpStream, shape: LinkShape) {
-    let (tx, rx) = mpsc::channel::<(Instant, Vec<u8>)>();
+    // Bounded: a slow link pushes back on the sender through TCP, as a real one would.
+    let (tx, rx) = mpsc::sync_channel::<(Instant, Vec<u8>)>(64);
     let delay = shape.rtt / 2;
     let sender = thread::spawn(move || {
         let mut free_at = Instant::now();

@@ -319,3 +319,19 @@ fn tcp_a_flood_on_a_link_nobody_reads_is_held_to_the_queue_bound() {
         }
     });
 }
+
+#[test]
+fn the_keepalive_name_is_reserved() {
+    for kind in KINDS {
+        run(endpoints(kind, 2, config()), |comm| {
+            let peer = 1 - comm.rank();
+            assert!(
+                matches!(
+                    comm.send(peer, "!keepalive", vec![]),
+                    Err(Error::ReservedOp { .. })
+                ),
+                "{kind:?}"
+            );
+        });
+    }
+}

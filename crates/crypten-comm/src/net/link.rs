@@ -136,10 +136,27 @@ impl Activity {
     }
 }
 
-/// How often an idle writer proves its process alive: a quarter of the receive timeout
-/// (between 50 ms and 15 s), so that a live peer is never silent for a whole timeout.
+/// How often an idle writer proves its process alive: a quarter of its own receive timeout,
+/// and at least every 2.5 s whatever that is, so that a peer configured with a shorter timeout
+/// (down to about 3 s) still hears from it in time.
 pub(super) fn keepalive_interval(recv_timeout: Duration) -> Duration {
-    (recv_timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(15))
+    (recv_timeout / 4).clamp(Duration::from_millis(50), Duration::from_millis(2500))
+}
+
+/// A transport's reading half that marks the link's activity whenever bytes arrive.
+struct Counted {
+    inner: Box<dyn Read + Send>,
+    activity: Arc<Activity>,
+}
+
+impl Read for Counted {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n > 0 {
+            self.activity.touch();
+        }
+        Ok(n)
+    }
 }
 
 /// The bytes a reader has delivered that `recv` has not taken yet, bounded: a reader waits
@@ -291,7 +308,13 @@ impl Reader {
     pub(super) fn run(&self, stream: Box<dyn Read + Send>) -> Ending {
         let own = &self.inboxes[self.peer];
         let peer = self.peer;
-        let mut input = BufReader::with_capacity(IO_BUFFER_BYTES, stream);
+        // Every byte that arrives proves the peer alive, not only whole frames: a large frame
+        // on a slow link may take longer than the receive timeout.
+        let counted = Counted {
+            inner: stream,
+            activity: Arc::clone(&self.activity),
+        };
+        let mut input = BufReader::with_capacity(IO_BUFFER_BYTES, counted);
         loop {
             let read = read_frame(&mut input, self.max_payload);
             if matches!(read, Ok(Some(_))) {
@@ -318,6 +341,8 @@ impl Reader {
                     if !self.backlog.admit(frame.payload.len() as u64) {
                         return Ending::Closed;
                     }
+                    // Waiting for room is not the peer's silence.
+                    self.activity.touch();
                     Incoming::Frame(frame)
                 }
                 Ok(None) => {
