@@ -43,26 +43,21 @@ pub(crate) struct LaunchArgs {
 /// rendezvous address (`--rank -n --master`, plain TCP).
 #[derive(clap::Args, Clone, Debug)]
 pub(crate) struct RunArgs {
-    /// The cluster file (the same at every party).
-    #[arg(long, conflicts_with_all = ["rank", "parties", "master"], requires = "party")]
-    pub cluster: Option<PathBuf>,
-    /// This process's name in the cluster file (a party's, or the dealer's).
-    #[arg(long, requires = "cluster")]
-    pub party: Option<String>,
-    /// This process's certificate (PEM), issued for its name by the cluster's CA.
-    #[arg(long, requires = "cluster")]
-    pub cert: Option<PathBuf>,
-    /// This process's private key (PEM).
-    #[arg(long, requires = "cluster")]
-    pub key: Option<PathBuf>,
+    #[command(flatten)]
+    pub place: ClusterArgs,
     /// This process's rank: 0..N-1 for parties, N for the dealer.
-    #[arg(long, required_unless_present = "cluster")]
+    #[arg(long, required_unless_present = "cluster", conflicts_with = "cluster")]
     pub rank: Option<usize>,
     /// Number of computing parties.
-    #[arg(short = 'n', long, required_unless_present = "cluster")]
+    #[arg(
+        short = 'n',
+        long,
+        required_unless_present = "cluster",
+        conflicts_with = "cluster"
+    )]
     pub parties: Option<usize>,
     /// Address of rank 0's rendezvous listener (host:port).
-    #[arg(long, required_unless_present = "cluster")]
+    #[arg(long, required_unless_present = "cluster", conflicts_with = "cluster")]
     pub master: Option<String>,
     /// Preprocessing provider: ttp or tfp.
     #[arg(long, value_enum, default_value = "ttp")]
@@ -73,21 +68,36 @@ pub(crate) struct RunArgs {
     pub command: Vec<String>,
 }
 
-/// Arguments of `crypten ttp`.
+/// An endpoint's place in a cluster file, for `crypten run` and `crypten ttp`; without a
+/// file, the environment (RANK, WORLD_SIZE, MASTER_*) or `--rank -n --master` place it.
 #[derive(clap::Args, Clone, Debug)]
-pub(crate) struct TtpArgs {
-    /// The cluster file; without it the dealer reads RANK, WORLD_SIZE and MASTER_*.
+pub(crate) struct ClusterArgs {
+    /// The cluster file (the same at every endpoint).
     #[arg(long, requires = "party")]
     pub cluster: Option<PathBuf>,
-    /// The dealer's name in the cluster file.
+    /// This endpoint's name in the cluster file (a party's, or the dealer's).
     #[arg(long, requires = "cluster")]
     pub party: Option<String>,
-    /// The dealer's certificate (PEM).
+    /// This endpoint's certificate (PEM), issued for its name by the cluster's CA.
     #[arg(long, requires = "cluster")]
     pub cert: Option<PathBuf>,
-    /// The dealer's private key (PEM).
+    /// This endpoint's private key (PEM).
     #[arg(long, requires = "cluster")]
     pub key: Option<PathBuf>,
+}
+
+impl ClusterArgs {
+    /// Credentials from `--cert`/`--key`, both or neither, as absolute paths.
+    fn credentials(&self) -> anyhow::Result<Option<crypten::Credentials>> {
+        match (&self.cert, &self.key) {
+            (Some(cert), Some(key)) => Ok(Some(crypten::Credentials {
+                cert: absolute(cert)?,
+                key: absolute(key)?,
+            })),
+            (None, None) => Ok(None),
+            _ => bail!("give both --cert and --key"),
+        }
+    }
 }
 
 /// The command that runs `program`: crypten's own subcommand when its first word names one,
@@ -107,33 +117,18 @@ pub(crate) fn program(program: &[String]) -> anyhow::Result<Command> {
     Ok(cmd)
 }
 
-/// Credentials from `--cert`/`--key`, both or neither.
-pub(crate) fn credentials(
-    cert: Option<&PathBuf>,
-    key: Option<&PathBuf>,
-) -> anyhow::Result<Option<crypten::Credentials>> {
-    match (cert, key) {
-        (Some(cert), Some(key)) => Ok(Some(crypten::Credentials {
-            cert: absolute(cert)?,
-            key: absolute(key)?,
-        })),
-        (None, None) => Ok(None),
-        _ => bail!("give both --cert and --key"),
-    }
-}
-
 fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
     std::path::absolute(p).with_context(|| format!("bad path {}", p.display()))
 }
 
 /// `crypten ttp`: the dealer, placed by a cluster file or by the environment.
-pub(crate) fn ttp(args: &TtpArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn ttp(args: &ClusterArgs) -> anyhow::Result<ExitCode> {
     match (&args.cluster, &args.party) {
         (Some(cluster), Some(name)) => {
             let endpoint = crypten::advanced::comm::Endpoint::from_cluster(
                 cluster,
                 name,
-                credentials(args.cert.as_ref(), args.key.as_ref())?,
+                args.credentials()?,
             )?;
             crypten::advanced::dealer::run_at(&endpoint, crypten::CommConfig::from_env()?)?;
         }
@@ -375,7 +370,7 @@ fn supervise(children: &mut [(String, Child)], grace: Duration) -> anyhow::Resul
 /// `crypten run`: one process, placed by a cluster file or by a rank and a rendezvous
 /// address; the program runs with the environment that places it.
 pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
-    if let (Some(cluster), Some(name)) = (&args.cluster, &args.party) {
+    if let (Some(cluster), Some(name)) = (&args.place.cluster, &args.place.party) {
         return run_in_cluster(args, cluster, name);
     }
     let (Some(rank), Some(parties), Some(master)) = (args.rank, args.parties, &args.master) else {
@@ -419,7 +414,7 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
 fn run_in_cluster(args: &RunArgs, cluster_path: &Path, name: &str) -> anyhow::Result<ExitCode> {
     let cluster = crypten::advanced::comm::Cluster::load(cluster_path)?;
     let rank = cluster.rank_of(name)?;
-    let credentials = credentials(args.cert.as_ref(), args.key.as_ref())?;
+    let credentials = args.place.credentials()?;
     ensure!(
         !cluster.tls() || credentials.is_some(),
         "{} asks for TLS: give `{name}`'s --cert and --key",
@@ -427,12 +422,7 @@ fn run_in_cluster(args: &RunArgs, cluster_path: &Path, name: &str) -> anyhow::Re
     );
     let parties = cluster.parties.len();
     if rank == parties {
-        return ttp(&TtpArgs {
-            cluster: Some(cluster_path.to_path_buf()),
-            party: Some(name.to_string()),
-            cert: args.cert.clone(),
-            key: args.key.clone(),
-        });
+        return ttp(&args.place);
     }
     let provider = if cluster.dealer.is_some() {
         args.provider

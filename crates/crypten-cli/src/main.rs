@@ -40,7 +40,7 @@ enum Command {
     Run(launch::RunArgs),
     /// Serve as the trusted third party (dealer) described by a cluster file (`--cluster
     /// --party --cert --key`) or by RANK/WORLD_SIZE/MASTER_*.
-    Ttp(launch::TtpArgs),
+    Ttp(launch::ClusterArgs),
     /// A development CA and one certificate and key per endpoint of a cluster file
     /// (DIR/ca.pem, DIR/NAME.pem, DIR/NAME.key), to try TLS out.
     Certs(certs::CertsArgs),

@@ -41,21 +41,21 @@ fn cluster(dir: &Path, tls: bool) -> PathBuf {
         .iter()
         .map(|l| l.local_addr().unwrap().port())
         .collect();
-    let mut text = String::new();
+    let mut file = String::new();
     if tls {
-        text.push_str("ca = \"certs/ca.pem\"\n");
+        file.push_str("ca = \"certs/ca.pem\"\n");
     }
     for (name, port) in PARTIES.iter().zip(&ports) {
-        text.push_str(&format!(
+        file.push_str(&format!(
             "[[party]]\nname = \"{name}\"\naddress = \"127.0.0.1:{port}\"\n"
         ));
     }
-    text.push_str(&format!(
+    file.push_str(&format!(
         "[dealer]\nname = \"dealer\"\naddress = \"127.0.0.1:{}\"\n[timeouts]\nconnect = 20\n",
         ports[3]
     ));
     let path = dir.join("cluster.toml");
-    std::fs::write(&path, text).unwrap();
+    std::fs::write(&path, file).unwrap();
     let out = crypten()
         .args(["certs", "--cluster"])
         .arg(&path)
@@ -63,12 +63,8 @@ fn cluster(dir: &Path, tls: bool) -> PathBuf {
         .arg(dir.join("certs"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{:?}", text_of(&out));
+    assert!(out.status.success(), "{:?}", text(&out));
     path
-}
-
-fn text_of(out: &Output) -> (String, String) {
-    text(out)
 }
 
 /// Starts every endpoint of the cluster running `program` (the dealer runs itself).
@@ -386,7 +382,6 @@ fn a_busy_party_is_waited_for_and_a_stopped_one_is_named() {
 fn a_stopped_party_fails_the_run_within_the_timeout_naming_it() {
     use std::io::{BufRead, BufReader};
     let steps = (700_000_000 + std::process::id()).to_string();
-    let start = Instant::now();
     let mut launcher = crypten()
         .env("CRYPTEN_RECV_TIMEOUT", "2")
         .args([
@@ -435,5 +430,4 @@ fn a_stopped_party_fails_the_run_within_the_timeout_naming_it() {
     );
     assert!(stderr.contains("party 1"), "{stderr}");
     assert!(gone_within(&steps, Duration::from_secs(5)));
-    let _ = start;
 }

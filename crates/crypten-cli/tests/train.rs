@@ -457,7 +457,7 @@ fn shares_kept_by_each_party_resume_training() {
 
 /// Runs `crypten train` with `data` and `labels` specs; it must fail, fast, with `expect` in
 /// its error, and leave no model file.
-fn refused(dir: &Path, data: &[String], labels: &str, output: &Path, expect: &str, launch: bool) {
+fn refused(data: &[String], labels: &str, output: &Path, expect: &str, launch: bool) {
     let mut args: Vec<String> = Vec::new();
     if launch {
         // Straight to the parties, past the launcher's own checks: each party checks its files.
@@ -510,7 +510,6 @@ fn refused(dir: &Path, data: &[String], labels: &str, output: &Path, expect: &st
             parent.display()
         );
     }
-    let _ = dir;
 }
 
 #[test]
@@ -534,7 +533,6 @@ fn bad_input_is_refused_before_any_training() {
     let short_spec = format!("1:{}", s(&short));
     for launch in [false, true] {
         refused(
-            &dir,
             &[f0.clone(), short_spec.clone()],
             &labels,
             &out_model,
@@ -553,7 +551,6 @@ fn bad_input_is_refused_before_any_training() {
     let data = [format!("0:{}", s(&features))];
     for launch in [false, true] {
         refused(
-            &dir,
             &data,
             &format!("1:{}", s(&bad_labels_file)),
             &out_model,
@@ -571,7 +568,6 @@ fn bad_input_is_refused_before_any_training() {
         .unwrap();
     for launch in [false, true] {
         refused(
-            &dir,
             &[format!("0:{}", s(&nan_file))],
             &labels,
             &out_model,
@@ -581,11 +577,10 @@ fn bad_input_is_refused_before_any_training() {
     }
 
     // A CSV without the label column (and more than one column).
-    refused(&dir, &data, &f1, &out_model, "no column named label", false);
+    refused(&data, &f1, &out_model, "no column named label", false);
 
     // An output path that cannot be written.
     refused(
-        &dir,
         &[f0.clone(), f1.clone()],
         &labels,
         &dir.join("no-such-dir").join("model.onnx"),

@@ -2,7 +2,10 @@
 //! providers: sharing and revealing, products, matmul, convolutions, reductions.
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions unwrap too
 
-use crypten_core::{Conv1dParams, Conv2dParams, FixedPointEncoder, Prg};
+mod common;
+
+use common::uniform as data;
+use crypten_core::{Conv1dParams, Conv2dParams, FixedPointEncoder};
 use crypten_mpc::simulator::{run, run_with};
 use crypten_mpc::{Config, CrypTensor, ProviderKind, Truncation};
 use ndarray::{ArrayD, IxDyn};
@@ -11,16 +14,6 @@ const PROVIDERS: [ProviderKind; 2] = [
     ProviderKind::TrustedThirdParty,
     ProviderKind::InsecureTrustedFirstParty,
 ];
-
-/// Deterministic test data: uniform in [-scale, scale).
-fn data(shape: &[usize], scale: f64, seed: u8) -> ArrayD<f64> {
-    let mut prg = Prg::from_seed([seed; 16]);
-    let n: usize = shape.iter().product();
-    let v = (0..n)
-        .map(|_| (prg.uniform_f64() * 2.0 - 1.0) * scale)
-        .collect();
-    ArrayD::from_shape_vec(IxDyn(shape), v).unwrap()
-}
 
 fn max_abs_diff(a: &ArrayD<f64>, b: &ArrayD<f64>) -> f64 {
     assert_eq!(a.shape(), b.shape());

@@ -4,10 +4,12 @@
 //! parties the same products do fail, at the rate its documentation states.
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions unwrap too
 
-use crypten_core::Prg;
+mod common;
+
+use common::uniform;
 use crypten_mpc::simulator::run_with;
 use crypten_mpc::{Config, CrypTensor, ProviderKind, Truncation};
-use ndarray::{ArrayD, Ix2, IxDyn};
+use ndarray::{ArrayD, Ix2};
 
 const CASES: [(usize, ProviderKind); 6] = [
     (2, ProviderKind::TrustedThirdParty),
@@ -24,16 +26,6 @@ fn config(provider: ProviderKind, truncation: Truncation) -> Config {
         truncation,
         ..Config::default()
     }
-}
-
-/// Values uniform in `[-scale, scale)`.
-fn uniform(shape: &[usize], scale: f64, seed: u8) -> ArrayD<f64> {
-    let mut prg = Prg::from_seed([seed; 16]);
-    let n: usize = shape.iter().product();
-    let v = (0..n)
-        .map(|_| (prg.uniform_f64() * 2.0 - 1.0) * scale)
-        .collect();
-    ArrayD::from_shape_vec(IxDyn(shape), v).unwrap()
 }
 
 /// The inputs as the encoder rounds them, so that f64 sees the same operands.

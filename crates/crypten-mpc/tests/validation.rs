@@ -3,7 +3,9 @@
 //! function's domain); off by default, and then silent.
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions unwrap too
 
-use crypten_core::Prg;
+mod common;
+
+use common::uniform;
 use crypten_mpc::simulator::run_with;
 use crypten_mpc::{Config, CrypTensor, Error, ProviderKind, Result, Truncation, Validation};
 use ndarray::{ArrayD, IxDyn};
@@ -15,15 +17,6 @@ fn config(provider: ProviderKind, validation: Validation, truncation: Truncation
         truncation,
         ..Config::default()
     }
-}
-
-fn uniform(shape: &[usize], scale: f64, seed: u8) -> ArrayD<f64> {
-    let mut prg = Prg::from_seed([seed; 16]);
-    let n: usize = shape.iter().product();
-    let v = (0..n)
-        .map(|_| (prg.uniform_f64() * 2.0 - 1.0) * scale)
-        .collect();
-    ArrayD::from_shape_vec(IxDyn(shape), v).unwrap()
 }
 
 /// The validation error every party returns, as (op, message).

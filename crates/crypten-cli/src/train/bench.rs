@@ -9,7 +9,7 @@ use anyhow::{Context, ensure};
 use crypten::Tensor;
 use crypten::nn::train::{Dataset, TrainConfig, fit};
 use crypten::onnx::Model;
-use ndarray::{Array2, IxDyn};
+use ndarray::IxDyn;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -64,10 +64,8 @@ fn plaintext(args: &TrainBenchArgs, dir: &Path) -> anyhow::Result<(f64, f64)> {
     let rows = table.nrows();
     let features: Vec<usize> = (0..header.len()).filter(|&c| c != label).collect();
     let x = table.select(ndarray::Axis(1), &features);
-    let mut y = Array2::zeros((rows, facts.outputs));
-    for (r, &l) in table.column(label).iter().enumerate() {
-        y[[r, l as usize]] = 1.0;
-    }
+    let ids: Vec<usize> = table.column(label).iter().map(|&l| l as usize).collect();
+    let y = crypten::nn::one_hot(&ids, facts.outputs)?;
     let graph = model.into_graph()?;
     let data = Dataset {
         x: Tensor::Plain(
@@ -76,7 +74,7 @@ fn plaintext(args: &TrainBenchArgs, dir: &Path) -> anyhow::Result<(f64, f64)> {
                 .into_dyn()
                 .into_shape_with_order(IxDyn(&[rows, facts.features()]))?,
         ),
-        y: Tensor::Plain(y.into_dyn()),
+        y: Tensor::Plain(y),
     };
     let history = fit(&graph, &config(args), &data, None, None, &mut |_| {})?;
     Ok((

@@ -277,7 +277,8 @@ fn read_targets(
     let classes = facts.outputs;
     match args.loss.loss() {
         Loss::CrossEntropy if y.ncols() == 1 => {
-            let mut onehot = Array2::zeros((y.nrows(), classes));
+            // Checked here rather than by `one_hot`, whose error would name the label.
+            let mut ids = Vec::with_capacity(y.nrows());
             for (r, &v) in y.column(0).iter().enumerate() {
                 ensure!(
                     v.fract() == 0.0 && v >= 0.0 && v < classes as f64,
@@ -285,9 +286,9 @@ fn read_targets(
                      label itself is private and not shown)",
                     what(r)
                 );
-                onehot[[r, v as usize]] = 1.0;
+                ids.push(v as usize);
             }
-            Ok(onehot)
+            Ok(crypten::nn::one_hot(&ids, classes)?.into_dimensionality()?)
         }
         Loss::CrossEntropy => {
             ensure!(
