@@ -190,14 +190,13 @@ pub fn load_npy_dir(module: &dyn Module, dir: &Path) -> Result<()> {
     load_state_dict(module, &state, dir)
 }
 
-/// Writes this party's shares of the (encrypted) parameters as a `.safetensors` file of U64
-/// ring elements, with the party's rank, the number of parties and the fixed-point precision
-/// as metadata. Each party writes its own file; no communication.
+/// Writes this party's shares of the encrypted parameters to `path` (see
+/// [`save_tensor_shares`]). Each party writes its own file; no communication.
 ///
 /// # Errors
 /// A plaintext parameter (encrypt first); I/O failures.
 pub fn save_shares(module: &dyn Module, sess: &Session, path: &Path) -> Result<()> {
-    let mut entries = Vec::new();
+    let mut tensors = Vec::new();
     for (name, p) in module.named_parameters() {
         let Tensor::Encrypted(c) = p.value() else {
             return Err(state_error(
@@ -205,19 +204,80 @@ pub fn save_shares(module: &dyn Module, sess: &Session, path: &Path) -> Result<(
                 format!("`{name}` is not encrypted; shares exist only for encrypted parameters"),
             ));
         };
+        tensors.push((name, c));
+    }
+    save_tensor_shares(&tensors, sess, path)
+}
+
+/// Loads this party's shares written by [`save_shares`] into the parameters (which become
+/// encrypted). The file's rank, party count and precision must be this session's.
+///
+/// # Errors
+/// I/O failures; a malformed file; metadata, names or shapes that do not fit.
+pub fn load_shares(module: &dyn Module, sess: &Session, path: &Path) -> Result<()> {
+    let mut loaded: HashMap<String, CrypTensor> =
+        load_tensor_shares(sess, path)?.into_iter().collect();
+    let params = module.named_parameters();
+    if loaded.len() != params.len() {
+        return Err(state_error(
+            path,
+            format!("{} tensors for {} parameters", loaded.len(), params.len()),
+        ));
+    }
+    let mut values = Vec::with_capacity(params.len());
+    for (name, p) in &params {
+        let c = loaded
+            .remove(name)
+            .ok_or_else(|| state_error(path, format!("missing parameter `{name}`")))?;
+        if c.shape() != p.shape() {
+            return Err(state_error(
+                path,
+                format!(
+                    "`{name}` is {:?}, the model needs {:?}",
+                    c.shape(),
+                    p.shape()
+                ),
+            ));
+        }
+        values.push(c);
+    }
+    for ((_, p), c) in params.iter().zip(values) {
+        p.set(Tensor::Encrypted(c));
+        p.zero_grad();
+    }
+    Ok(())
+}
+
+/// Writes this party's shares of named encrypted tensors to `path` as `.safetensors` (`U64`
+/// words), with the rank, the party count and the precision as metadata. Each party writes its
+/// own file; a deferred tensor is settled first (one round, every party must call it).
+///
+/// # Errors
+/// Communication failures while settling; I/O failures.
+pub fn save_tensor_shares(
+    tensors: &[(String, CrypTensor)],
+    sess: &Session,
+    path: &Path,
+) -> Result<()> {
+    let settled = tensors
+        .iter()
+        .map(|(name, c)| Ok((name, c.settled()?)))
+        .collect::<Result<Vec<_>>>()?;
+    let mut entries = Vec::with_capacity(settled.len());
+    for (name, c) in &settled {
         let bytes: Vec<u8> = c
             .share()?
             .data()
             .iter()
             .flat_map(|w| w.to_le_bytes())
             .collect();
-        entries.push((name, bytes, c.shape().to_vec()));
+        entries.push((name.as_str(), bytes, c.shape().to_vec()));
     }
     let views = entries
         .iter()
         .map(|(n, b, s)| {
             Ok((
-                n.as_str(),
+                *n,
                 TensorView::new(Dtype::U64, s.clone(), b)
                     .map_err(|e| state_error(path, e.to_string()))?,
             ))
@@ -236,12 +296,12 @@ pub fn save_shares(module: &dyn Module, sess: &Session, path: &Path) -> Result<(
     std::fs::write(path, out).map_err(|e| io_error(path, e))
 }
 
-/// Loads this party's shares written by [`save_shares`] into the parameters (which become
-/// encrypted). The file's rank, party count and precision must be this session's.
+/// Reads this party's shares written by [`save_tensor_shares`] (or [`save_shares`]), sorted
+/// by name. The file's rank, party count and precision must be this session's.
 ///
 /// # Errors
-/// I/O failures; a malformed file; metadata, names or shapes that do not fit.
-pub fn load_shares(module: &dyn Module, sess: &Session, path: &Path) -> Result<()> {
+/// I/O failures; a malformed file; metadata that does not fit; a tensor that is not `U64`.
+pub fn load_tensor_shares(sess: &Session, path: &Path) -> Result<Vec<(String, CrypTensor)>> {
     let bytes = std::fs::read(path).map_err(|e| io_error(path, e))?;
     let (_, metadata) =
         SafeTensors::read_metadata(&bytes).map_err(|e| state_error(path, e.to_string()))?;
@@ -262,36 +322,22 @@ pub fn load_shares(module: &dyn Module, sess: &Session, path: &Path) -> Result<(
             }
         }
     }
-    let params = module.named_parameters();
-    if file.len() != params.len() {
-        return Err(state_error(
-            path,
-            format!("{} tensors for {} parameters", file.len(), params.len()),
-        ));
-    }
-    let mut shares = Vec::with_capacity(params.len());
-    for (name, p) in &params {
+    let mut names: Vec<String> = file.names().into_iter().map(ToString::to_string).collect();
+    names.sort();
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
         let view = file
-            .tensor(name)
-            .map_err(|_| state_error(path, format!("missing parameter `{name}`")))?;
-        if view.dtype() != Dtype::U64 || view.shape() != p.shape() {
+            .tensor(&name)
+            .map_err(|e| state_error(path, format!("`{name}`: {e}")))?;
+        if view.dtype() != Dtype::U64 {
             return Err(state_error(
                 path,
-                format!(
-                    "`{name}` is {:?} {:?}, the model needs U64 {:?}",
-                    view.dtype(),
-                    view.shape(),
-                    p.shape()
-                ),
+                format!("`{name}` is {:?}, shares are U64", view.dtype()),
             ));
         }
         let ring = RingTensor::new(view.shape(), words(view.data(), u64::from_le_bytes))
             .map_err(|e| state_error(path, e.to_string()))?;
-        shares.push(ring);
+        out.push((name, CrypTensor::from_share(sess, ring)));
     }
-    for ((_, p), share) in params.iter().zip(shares) {
-        p.set(Tensor::Encrypted(CrypTensor::from_share(sess, share)));
-        p.zero_grad();
-    }
-    Ok(())
+    Ok(out)
 }

@@ -1,0 +1,34 @@
+//! The native half of the Python package `crypten_rs`: the session, encrypted tensors, imported
+//! models, losses and optimizers of crypten-rs, exposed to Python through pyo3.
+//!
+//! The Python half (`python/crypten_rs`) gives them CrypTen's names and semantics: operators,
+//! conversions from numpy arrays and torch tensors, `run_multiprocess`. Every protocol step
+//! runs with the GIL released ([`nogil`]), so other Python threads keep running while a party
+//! waits on the network.
+//!
+//! Tensors, models and optimizers are per thread, like the autograd graph they hold: their
+//! classes are `unsendable`, and a use from another thread raises an error.
+
+mod convert;
+mod model;
+mod session;
+mod tensor;
+
+use pyo3::prelude::*;
+
+pyo3::create_exception!(
+    _native,
+    CryptenError,
+    pyo3::exceptions::PyRuntimeError,
+    "An error of crypten-rs: bad input, a protocol failure or a party that failed."
+);
+
+/// The module `crypten_rs._native`.
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("CryptenError", m.py().get_type::<CryptenError>())?;
+    session::register(m)?;
+    tensor::register(m)?;
+    model::register(m)?;
+    Ok(())
+}
