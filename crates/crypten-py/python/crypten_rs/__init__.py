@@ -25,7 +25,7 @@ from ._session import (
     uninit,
 )
 from .tensor import CrypTensor, cat, cryptensor, stack, where
-from . import mpc, nn, optim  # noqa: E402
+from . import communicator, mpc, nn, optim  # noqa: E402
 from ._convert import output as _output, to_numpy as _to_numpy, torch_wanted as _torch_wanted
 
 __all__ = [
@@ -34,7 +34,7 @@ __all__ = [
     "get_stats", "reset_stats", "print_stats", "get_communication_stats",
     "reset_communication_stats", "print_communication_stats",
     "save", "load", "save_from_party", "load_from_party", "no_grad", "enable_grad",
-    "is_encrypted_tensor", "mpc", "nn", "optim",
+    "is_encrypted_tensor", "communicator", "mpc", "nn", "optim", "print",
 ]
 
 reset_communication_stats = reset_stats
@@ -52,6 +52,26 @@ class enable_grad:  # noqa: N801 - torch's name
 
     def __exit__(self, *exc):
         return False
+
+
+_builtin_print = print
+
+
+def print(*args, in_order=False, dst=0, **kwargs):  # noqa: A001 - CrypTen's name
+    """Prints at party ``dst`` only, or at every party in rank order with ``in_order``."""
+    rank = get_rank()
+    if not in_order:
+        if dst is None or rank == dst:
+            _builtin_print(*args, **kwargs)
+        return
+    import sys
+
+    for r in range(get_world_size()):
+        if r == rank:
+            _builtin_print(*args, **kwargs)
+            sys.stdout.flush()
+        # Party r's turn ends when the others hear from it.
+        _native.broadcast_shape([0] if r == rank else None, r)
 
 
 def is_encrypted_tensor(x):
@@ -72,7 +92,8 @@ def save(obj, f):
 
 
 def load(f):
-    """Loads what ``save`` wrote: this party's share as an encrypted tensor, or an array."""
+    """Loads what ``save`` wrote: this party's share as an encrypted tensor, or an array; a
+    file written by ``torch.save`` is read with torch (tensors only, ``weights_only``)."""
     path = os.fspath(f)
     with open(path, "rb") as fh:
         magic = fh.read(6)
@@ -80,6 +101,10 @@ def load(f):
         import numpy as np
 
         return np.load(path, allow_pickle=False)
+    if magic[:2] == b"PK" or magic[:1] == b"\x80":
+        import torch
+
+        return torch.load(path, weights_only=True)
     return CrypTensor(_native.Tensor.load_share(path))
 
 

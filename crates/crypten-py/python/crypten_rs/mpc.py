@@ -15,6 +15,10 @@ from .tensor import CrypTensor, cryptensor  # noqa: F401  (CrypTen's crypten.mpc
 
 MPCTensor = CrypTensor
 
+#: The sharing types of ``cryptensor(ptype=...)``: values are shared arithmetically.
+arithmetic = "arithmetic"
+binary = "binary"
+
 #: How long rank 0 may take to bind the master port, in seconds.
 START_TIMEOUT = 60.0
 

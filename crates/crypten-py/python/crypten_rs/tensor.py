@@ -460,15 +460,22 @@ def _is_shape(x):
     return isinstance(x, (tuple, list)) and all(isinstance(s, numbers.Integral) for s in x)
 
 
-def cryptensor(tensor=None, src=0, shape=None, requires_grad=False, broadcast_size=False):
+def cryptensor(tensor=None, src=0, shape=None, requires_grad=False, broadcast_size=False,
+               ptype=None, precision=None, **_ignored):
     """Encrypts ``tensor``, held by party ``src``.
 
     Every party calls it. The source passes its tensor (a numpy array, a torch tensor, a list,
     a number, or anything with ``__array__`` or DLPack); the others pass a tensor of the same
     shape (its values are ignored) or ``None`` with ``shape=``, or ``None`` with
-    ``broadcast_size=True`` to learn the shape from the source."""
+    ``broadcast_size=True`` to learn the shape from the source. ``ptype`` may be
+    ``crypten_rs.mpc.arithmetic`` (the only sharing the API exposes); ``precision`` must be
+    the session's 16 fractional bits."""
     from . import _session
 
+    if ptype is not None and ptype != "arithmetic":
+        raise NotImplementedError("only arithmetic sharing is exposed (ptype=mpc.arithmetic)")
+    if precision is not None and int(precision) != 16:
+        raise NotImplementedError("the fixed-point precision is 16 fractional bits")
     rank = _session.get_rank()
     as_torch = torch_wanted(tensor) if tensor is not None else False
     array = None
