@@ -77,19 +77,20 @@ impl Variable {
         let value = self.value().mul(other.value())?;
         let (a, b) = (self.clone(), other.clone());
         let (need_a, need_b) = (a.requires_grad(), b.requires_grad());
-        let (va, vb) = (a.value().clone(), b.value().clone());
+        // The operands' values are read through their variables (no copy of the shares).
+        let (va, vb) = (a.clone(), b.clone());
         Ok(Variable::from_op(
             value,
             "mul",
             vec![a, b],
             Box::new(move |g| {
                 let ga = if need_a {
-                    Some(g.mul(&vb)?.sum_to_shape(va.shape())?)
+                    Some(g.mul(vb.value())?.sum_to_shape(va.shape())?)
                 } else {
                     None
                 };
                 let gb = if need_b {
-                    Some(g.mul(&va)?.sum_to_shape(vb.shape())?)
+                    Some(g.mul(va.value())?.sum_to_shape(vb.shape())?)
                 } else {
                     None
                 };
@@ -135,12 +136,12 @@ impl Variable {
             Tensor::Encrypted(c) => Tensor::Encrypted(c.square()?),
             plain => plain.mul(plain)?,
         };
-        let x = self.value().clone();
+        let x = self.clone();
         Ok(Variable::from_op(
             value,
             "square",
             vec![self.clone()],
-            Box::new(move |g| Ok(vec![Some(g.mul(&x)?.mul_scalar(2.0)?)])),
+            Box::new(move |g| Ok(vec![Some(g.mul(x.value())?.mul_scalar(2.0)?)])),
         ))
     }
 
@@ -152,12 +153,13 @@ impl Variable {
         let value = self.value().matmul(other.value())?;
         let (a, b) = (self.clone(), other.clone());
         let (need_a, need_b) = (a.requires_grad(), b.requires_grad());
-        let (va, vb) = (a.value().clone(), b.value().clone());
+        let (va, vb) = (a.clone(), b.clone());
         Ok(Variable::from_op(
             value,
             "matmul",
             vec![a, b],
             Box::new(move |g| {
+                let (va, vb) = (va.value(), vb.value());
                 let last = |t: &Tensor| t.shape().len() - 1;
                 let ga = if need_a {
                     let bt = vb.transpose(last(&vb) - 1, last(&vb))?;
@@ -196,12 +198,13 @@ impl Variable {
         let value = self.value().addmm(mat1.value(), mat2.value())?;
         let (bias, x, w) = (self.clone(), mat1.clone(), mat2.clone());
         let needs = [bias.requires_grad(), x.requires_grad(), w.requires_grad()];
-        let (bias_shape, vx, vw) = (bias.shape().to_vec(), x.value().clone(), w.value().clone());
+        let (bias_shape, vx, vw) = (bias.shape().to_vec(), x.clone(), w.clone());
         Ok(Variable::from_op(
             value,
             "addmm",
             vec![bias, x, w],
             Box::new(move |g| {
+                let (vx, vw) = (vx.value(), vw.value());
                 let gb = if needs[0] {
                     Some(g.sum_to_shape(&bias_shape)?)
                 } else {
@@ -237,12 +240,13 @@ impl Variable {
             .bilinear(weight.value(), &Bilinear::conv2d(p))?;
         let (x, w) = (self.clone(), weight.clone());
         let (need_x, need_w) = (x.requires_grad(), w.requires_grad());
-        let (vx, vw) = (x.value().clone(), w.value().clone());
+        let (vx, vw) = (x.clone(), w.clone());
         Ok(Variable::from_op(
             value,
             "conv2d",
             vec![x, w],
             Box::new(move |g| {
+                let (vx, vw) = (vx.value(), vw.value());
                 let gx = if need_x {
                     let op = Bilinear::Conv2dInputGrad {
                         params,
@@ -288,13 +292,14 @@ impl Variable {
         let value = self.value().bilinear(weight.value(), &op)?;
         let (x, w) = (self.clone(), weight.clone());
         let (need_x, need_w) = (x.requires_grad(), w.requires_grad());
-        let (vx, vw) = (x.value().clone(), w.value().clone());
+        let (vx, vw) = (x.clone(), w.clone());
         let conv = Bilinear::conv2d(p);
         Ok(Variable::from_op(
             value,
             "conv_transpose2d",
             vec![x, w],
             Box::new(move |g| {
+                let (vx, vw) = (vx.value(), vw.value());
                 let gx = if need_x {
                     Some(g.bilinear(&vw, &conv)?)
                 } else {

@@ -16,6 +16,12 @@ mod tensor;
 
 use pyo3::prelude::*;
 
+// The protocols allocate and free large buffers at every step; the system allocator returns
+// each to the kernel and faults it back in (relu on 1e5 elements took twice the time).
+// Python's own objects keep Python's allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pyo3::create_exception!(
     _native,
     CryptenError,

@@ -54,6 +54,18 @@ impl PyModel {
         nogil(py, || graph.decrypt()).map_err(err)
     }
 
+    /// The declared shape of the first input, `None` for a dimension of any size.
+    #[getter]
+    fn input_shape(&self) -> Vec<Option<usize>> {
+        self.graph
+            .borrow()
+            .spec()
+            .inputs
+            .first()
+            .map(|i| i.shape.clone())
+            .unwrap_or_default()
+    }
+
     #[getter]
     fn encrypted(&self) -> bool {
         self.graph

@@ -24,12 +24,12 @@ from ._session import (
     reset_stats,
     uninit,
 )
-from .tensor import CrypTensor, cat, cryptensor, stack, where
+from .tensor import CrypTensor, cat, cryptensor, public, stack, where
 from . import communicator, mpc, nn, optim  # noqa: E402
 from ._convert import output as _output, to_numpy as _to_numpy, torch_wanted as _torch_wanted
 
 __all__ = [
-    "CryptenError", "CrypTensor", "cryptensor", "cat", "stack", "where",
+    "CryptenError", "CrypTensor", "cryptensor", "public", "cat", "stack", "where",
     "init", "uninit", "is_initialized", "get_rank", "get_world_size",
     "get_stats", "reset_stats", "print_stats", "get_communication_stats",
     "reset_communication_stats", "print_communication_stats",

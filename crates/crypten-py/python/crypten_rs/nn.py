@@ -64,6 +64,11 @@ class Model:
     def encrypted(self):
         return self._m.encrypted
 
+    @property
+    def input_shape(self):
+        """The first input's declared shape; ``None`` for a dimension of any size."""
+        return tuple(self._m.input_shape)
+
     def encrypt(self, src=0):
         self._m.encrypt(int(src))
         return self

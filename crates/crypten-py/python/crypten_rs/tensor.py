@@ -7,7 +7,7 @@ import numpy as np
 from . import _native
 from ._convert import is_torch, operand, output, to_numpy, torch_wanted
 
-__all__ = ["CrypTensor", "cryptensor", "cat", "stack", "where"]
+__all__ = ["CrypTensor", "cryptensor", "public", "cat", "stack", "where"]
 
 
 def _dim(d, ndim):
@@ -497,6 +497,15 @@ def cryptensor(tensor=None, src=0, shape=None, requires_grad=False, broadcast_si
             raise ValueError(f"the tensor's shape {array.shape} is not shape={tuple(shape)}")
     handle = _native.Tensor.encrypt(array if rank == src else None, shape, int(src), requires_grad)
     return CrypTensor(handle, as_torch)
+
+
+def public(tensor, requires_grad=False):
+    """A public tensor in the same API: no communication, and operations with it stay public
+    until they meet an encrypted value (a model trained at home, in plaintext, say)."""
+    handle = _native.Tensor.public(to_numpy(tensor))
+    if requires_grad:
+        handle = handle.with_requires_grad(True)
+    return CrypTensor(handle, torch_wanted(tensor))
 
 
 def cat(tensors, dim=0):
