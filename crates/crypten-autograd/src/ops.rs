@@ -162,13 +162,13 @@ impl Variable {
                 let (va, vb) = (va.value(), vb.value());
                 let last = |t: &Tensor| t.shape().len() - 1;
                 let ga = if need_a {
-                    let bt = vb.transpose(last(&vb) - 1, last(&vb))?;
+                    let bt = vb.transpose(last(vb) - 1, last(vb))?;
                     Some(g.matmul(&bt)?.sum_to_shape(va.shape())?)
                 } else {
                     None
                 };
                 let gb = if need_b {
-                    let at = va.transpose(last(&va) - 1, last(&va))?;
+                    let at = va.transpose(last(va) - 1, last(va))?;
                     Some(at.matmul(g)?.sum_to_shape(vb.shape())?)
                 } else {
                     None
@@ -252,7 +252,7 @@ impl Variable {
                         params,
                         input_shape: vx.shape().to_vec(),
                     };
-                    Some(g.bilinear(&vw, &op)?)
+                    Some(g.bilinear(vw, &op)?)
                 } else {
                     None
                 };
@@ -301,7 +301,7 @@ impl Variable {
             Box::new(move |g| {
                 let (vx, vw) = (vx.value(), vw.value());
                 let gx = if need_x {
-                    Some(g.bilinear(&vw, &conv)?)
+                    Some(g.bilinear(vw, &conv)?)
                 } else {
                     None
                 };
@@ -310,7 +310,7 @@ impl Variable {
                         params,
                         weight_shape: vw.shape().to_vec(),
                     };
-                    Some(g.bilinear(&vx, &op)?)
+                    Some(g.bilinear(vx, &op)?)
                 } else {
                     None
                 };
