@@ -266,3 +266,68 @@ def test_stats_and_save_load(tmp_path):
     np.testing.assert_array_equal(got["b_plain_rank0"], np.zeros_like(B))
     np.testing.assert_allclose(got["b_enc"], B, atol=1e-4)
     assert set(got["comm"]) == {"rounds", "bytes"}
+
+
+def spinning_while_computing():
+    import threading
+
+    count = [0]
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            count[0] += 1
+
+    thread = threading.Thread(target=spin)
+    thread.start()
+    big = crypten.cryptensor(np.ones(1_000_000), src=0)
+    during = count[0]
+    (big * big).relu()
+    after = count[0]
+    stop.set()
+    thread.join()
+    return after - during
+
+
+def test_the_gil_is_released_during_protocol_steps():
+    # A Python thread keeps counting while the party multiplies and compares a million
+    # elements (tens of milliseconds of native work and waiting).
+    assert crypten.mpc.run_multiprocess(world_size=2)(spinning_while_computing)() > 1000
+
+
+def vectors():
+    v = crypten.cryptensor(np.array([1.0, -2.0, 3.0]), src=0)
+    m = crypten.cryptensor(np.arange(6.0).reshape(2, 3), src=1)
+    w = np.array([0.5, 1.0, -1.0])
+    return {
+        "dot": (v @ v).get_plain_text(),
+        "matvec": (m @ v).get_plain_text(),
+        "vecmat": (np.array([1.0, 2.0]) @ m).get_plain_text(),
+        "public_dot": (w @ v).get_plain_text(),
+        "vec_public": (v @ np.eye(3)).get_plain_text(),
+    }
+
+
+def test_one_dimensional_products_follow_numpy():
+    got = crypten.mpc.run_multiprocess(world_size=2)(vectors)()
+    v, m, w = np.array([1.0, -2.0, 3.0]), np.arange(6.0).reshape(2, 3), np.array([0.5, 1.0, -1.0])
+    for name, want in {"dot": v @ v, "matvec": m @ v, "vecmat": np.array([1.0, 2.0]) @ m,
+                       "public_dot": w @ v, "vec_public": v @ np.eye(3)}.items():
+        np.testing.assert_allclose(got[name], want, atol=1e-3, err_msg=name)
+        assert np.shape(got[name]) == np.shape(want), name
+
+
+def torch_values():
+    import torch
+
+    x = crypten.cryptensor(torch.tensor([1.0, -2.0, 3.0]), src=0)
+    t = torch.tensor([0.5, 0.5, 0.5])
+    return (t + x).get_plain_text(), (x - t).get_plain_text(), (t @ x).get_plain_text()
+
+
+def test_torch_in_torch_out():
+    torch = pytest.importorskip("torch")
+    a, b, c = crypten.mpc.run_multiprocess(world_size=2)(torch_values)()
+    assert all(isinstance(v, torch.Tensor) for v in (a, b, c))
+    assert a.tolist() == [1.5, -1.5, 3.5] and b.tolist() == [0.5, -2.5, 2.5]
+    assert c.item() == pytest.approx(1.0, abs=1e-3)

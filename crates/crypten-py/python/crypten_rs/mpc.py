@@ -1,8 +1,10 @@
 """Running a function as several parties on this machine: ``run_multiprocess``."""
 
 import functools
+import gc
 import multiprocessing
 import os
+import pickle
 import queue as queue_mod
 import shutil
 import sys
@@ -49,8 +51,13 @@ def _party(fn, rank, world_size, port, announce, provider, threads, results, arg
         else:
             _session.init()
             value = fn(*args, **kwargs)
+            # The links close (their last frames flushed) when the last tensor of the session
+            # is gone: collect those caught in reference cycles before leaving.
+            gc.collect()
             _session.uninit()
-            results.put((rank, True, value if rank == 0 else None))
+            # Pickled here, by value: multiprocessing's own pickler would pass a torch tensor
+            # as a handle to this process's memory, gone once it exits.
+            results.put((rank, True, pickle.dumps(value if rank == 0 else None)))
     except BaseException as e:  # noqa: BLE001 - reported to the parent, then exit 1
         traceback.print_exc()
         results.put((rank, False, f"{type(e).__name__}: {e}"))
@@ -149,7 +156,7 @@ def _collect(children, results, world_size, timeout):
         if not ok:
             failures.append(f"{_label(rank, world_size)} failed: {payload}")
         elif rank == 0:
-            value = payload
+            value = pickle.loads(payload)
     for p in children.values():
         p.join(10)
     if failures:

@@ -19,6 +19,19 @@ def _dim(d, ndim):
     return d
 
 
+def _shape_of(operand):
+    """The shape of a native operand: a handle, an array or a number."""
+    if isinstance(operand, float):
+        return ()
+    return tuple(operand.shape)
+
+
+def _as_column(operand):
+    if isinstance(operand, np.ndarray):
+        return operand.reshape(-1, 1)
+    return operand.unsqueeze(1)
+
+
 def _pair(v):
     if isinstance(v, numbers.Integral):
         return [int(v)]
@@ -142,7 +155,20 @@ class CrypTensor:
         return self._wrap(self._t.div(self._operand(other)), other)
 
     def matmul(self, other):
-        return self._wrap(self._t.matmul(self._operand(other)), other)
+        """``self @ other`` with numpy's rules for 1-d operands (a dot product, a
+        matrix-vector product)."""
+        o = self._operand(other)
+        other_1d = len(_shape_of(o)) == 1
+        if self.dim() == 1 and other_1d:
+            return self.mul(other).sum()
+        left = self._t.unsqueeze(0) if self.dim() == 1 else self._t
+        right = _as_column(o) if other_1d else o
+        out = left.matmul(right)
+        if other_1d:
+            out = out.squeeze(len(out.shape) - 1)
+        if self.dim() == 1:
+            out = out.squeeze(len(out.shape) - 2)
+        return self._wrap(out, other)
 
     def neg(self):
         return self._wrap(self._t.neg())
@@ -161,7 +187,18 @@ class CrypTensor:
         return self._wrap(self._t.rdiv(self._operand(other)), other)
 
     def __rmatmul__(self, other):
-        return self._wrap(self._t.rmatmul(self._operand(other)), other)
+        o = self._operand(other)
+        if len(_shape_of(o)) == 1:
+            if self.dim() == 1:
+                return self.mul(other).sum()
+            row = _native.Tensor.public(o.reshape(1, -1))
+            out = self._t.rmatmul(row)
+            return self._wrap(out.squeeze(len(out.shape) - 2), other)
+        right = self._t.unsqueeze(1) if self.dim() == 1 else self._t
+        out = right.rmatmul(o)
+        if self.dim() == 1:
+            out = out.squeeze(len(out.shape) - 1)
+        return self._wrap(out, other)
 
     def __pos__(self):
         return self
