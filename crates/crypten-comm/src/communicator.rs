@@ -92,6 +92,13 @@ pub trait Communicator: Send + Sync {
     /// Traffic statistics of this endpoint.
     fn stats(&self) -> &Stats;
 
+    /// The computation is over at this endpoint: returns once every frame queued so far is on
+    /// the wire (or the receive timeout passed), so that a process may exit at once without
+    /// losing its last frames (a session's farewell to the dealer, say), even while values
+    /// that share this endpoint live on. Later sends fail; receiving still works. Does
+    /// nothing where frames are delivered at once (the in-memory communicator).
+    fn finish(&self) {}
+
     /// Tells every peer that this endpoint gives up, and why, before it goes away: a peer's
     /// next `recv` from it fails with `Aborted` carrying `reason`, so a failure far away (a
     /// party that died) reaches everyone with its cause. Best effort: send errors are ignored.

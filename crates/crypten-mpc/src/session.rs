@@ -202,9 +202,11 @@ impl Session {
         self.comm().abort(reason);
     }
 
-    /// Ends the session: tells a trusted third party to stop. Call it on every party when the
-    /// computation is over; later calls do nothing, and dropping the last handle of a session
-    /// that was neither closed nor aborted does the same.
+    /// Ends the session: tells a trusted third party to stop, and returns once this party's
+    /// last frames are on the wire (`Communicator::finish`), so the process may exit at once
+    /// even while tensors of the session live on. Call it on every party when the computation
+    /// is over; nothing can be sent afterwards. Later calls do nothing, and dropping the last
+    /// handle of a session that was neither closed nor aborted does the same.
     ///
     /// # Errors
     /// The dealer is unreachable.
@@ -212,7 +214,9 @@ impl Session {
         if self.inner.finished.swap(true, Ordering::Relaxed) {
             return Ok(());
         }
-        self.inner.provider.shutdown(self.comm())
+        let result = self.inner.provider.shutdown(self.comm());
+        self.comm().finish();
+        result
     }
 }
 

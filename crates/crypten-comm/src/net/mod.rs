@@ -492,6 +492,13 @@ impl Communicator for NetComm {
     /// queued, abort last, and half-close, and this waits for them (at most the receive
     /// timeout; a dead peer fails the write at once). So the abort is on the wire before this
     /// returns, even if the process exits right after without dropping the endpoint.
+    fn finish(&self) {
+        self.close_outboxes();
+        if !wait_exited(&self.writers_exited, self.config.recv_timeout) {
+            debug!(rank = self.rank, "a writer did not drain in time");
+        }
+    }
+
     fn abort(&self, reason: &str) {
         for link in self.links.iter().flatten() {
             // A dead peer's link refuses the frame at once: nothing to wait for.

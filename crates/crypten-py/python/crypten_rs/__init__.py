@@ -96,16 +96,19 @@ def load(f):
     file written by ``torch.save`` is read with torch (tensors only, ``weights_only``)."""
     path = os.fspath(f)
     with open(path, "rb") as fh:
-        magic = fh.read(6)
-    if magic == b"\x93NUMPY":
+        head = fh.read(9)
+    if head[:6] == b"\x93NUMPY":
         import numpy as np
 
         return np.load(path, allow_pickle=False)
-    if magic[:2] == b"PK" or magic[:1] == b"\x80":
+    # A share file is safetensors: an 8-byte header length, then the JSON header.
+    if len(head) == 9 and head[8:9] == b"{":
+        return CrypTensor(_native.Tensor.load_share(path))
+    if head[:2] == b"PK" or head[:1] == b"\x80":
         import torch
 
         return torch.load(path, weights_only=True)
-    return CrypTensor(_native.Tensor.load_share(path))
+    raise _native.CryptenError(f"{path}: not a share, .npy or torch.save file")
 
 
 def save_from_party(obj, f, src=0):
