@@ -26,9 +26,15 @@ import sys
 import tempfile
 import time
 
-import numpy as np
+# numpy's BLAS starts a thread per core whose workers spin while idle: on a small machine they
+# take cores from the parties (4% of all instructions of a party under callgrind). One thread,
+# as `crypten bench` has none; set before numpy is imported (forked parties inherit it).
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
-import crypten_rs as crypten
+import numpy as np  # noqa: E402
+
+import crypten_rs as crypten  # noqa: E402
 
 
 def barrier():
