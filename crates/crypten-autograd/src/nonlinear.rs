@@ -30,6 +30,14 @@ impl Variable {
     /// # Errors
     /// Protocol failures.
     pub fn relu(&self) -> Result<Variable> {
+        if !(crate::variable::is_grad_enabled() && self.requires_grad()) {
+            // No gradient will flow back: the value alone (the mask is a pass over the data).
+            let value = match self.value() {
+                Tensor::Plain(a) => Tensor::Plain(a.mapv(|v| v.max(0.0))),
+                Tensor::Encrypted(c) => Tensor::Encrypted(c.relu()?),
+            };
+            return Ok(Variable::constant(value));
+        }
         let (value, mask) = self.value().relu_with_mask()?;
         Ok(Variable::from_op(
             value,

@@ -14,5 +14,5 @@ pub mod paper;
 mod record;
 
 pub use error::{Error, Result};
-pub use measure::{Measurement, measure};
+pub use measure::{Measurement, barrier, measure};
 pub use record::{Record, print_table, write_json};

@@ -16,7 +16,11 @@ pub struct Measurement {
 }
 
 /// Waits until every party reaches this point (one empty message to each other party).
-fn barrier(sess: &Session) -> Result<()> {
+/// Waits until every party has reached this point (one round: an empty frame to every peer).
+///
+/// # Errors
+/// Communication failures.
+pub fn barrier(sess: &Session) -> Result<()> {
     let peers: Vec<usize> = sess.peers().collect();
     let sends = peers.iter().map(|&p| (p, Vec::new())).collect();
     sess.comm().exchange("bench.barrier", sends, &peers)?;

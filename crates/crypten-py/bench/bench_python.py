@@ -7,7 +7,9 @@ Rust library (`crypten bench`), in one run, at 2 parties with the trusted third 
 Each op's figure is the median of `--reps` timed repetitions after a warm-up, the slowest
 party's, as `crypten bench` measures: time, bytes sent per party, rounds. The Rust and Python
 sides alternate `--rounds` times and the table shows the median round (this machine's noise is
-about 20% from one run to the next). Rows:
+about 20% from one run to the next). "in-process" is the same computation timed in Rust inside
+the Python parties' own processes (`_native.measure_op`, `measure_train_step`): the front end's
+cost without the differences between processes. Rows:
 - mul and relu on 1e5 elements;
 - a training step of the 784-128-128-10 MLP at batch 64 (labels at party 1): Python runs the
   ONNX graph of a torch export (torch needed), Rust `bench models` runs a `Sequential`;
@@ -38,8 +40,14 @@ import crypten_rs as crypten  # noqa: E402
 
 
 def barrier():
-    for r in range(crypten.get_world_size()):
-        crypten._native.broadcast_shape([0] if r == crypten.get_rank() else None, r)
+    crypten._native.barrier()  # crypten bench's own barrier: one round
+
+
+def native(figures):
+    """The same computation timed in Rust inside this party's process (no Python between the
+    repetitions): the front end's cost without the differences between processes."""
+    seconds, sent, rounds = figures
+    return {"seconds": seconds, "bytes_per_party": sent, "rounds": rounds}
 
 
 def measure(reps, op):
@@ -74,7 +82,9 @@ def python_side(reps, mlp_onnx):
     x = crypten.cryptensor(a if rank == 0 else None, src=0, shape=a.shape)
     y = crypten.cryptensor(b if rank == 1 else None, src=1, shape=b.shape)
     out["mul"] = measure(reps, lambda: x * y)
+    out["mul"]["native"] = native(crypten._native.measure_op("mul", x._t, y._t, reps))
     out["relu"] = measure(reps, lambda: x.relu())
+    out["relu"]["native"] = native(crypten._native.measure_op("relu", x._t, y._t, reps))
     if mlp_onnx is not None:
         model = crypten.nn.from_onnx(mlp_onnx).encrypt(src=0)
         model.train()
@@ -92,6 +102,8 @@ def python_side(reps, mlp_onnx):
             opt.step()
 
         out["mlp_train_step_b64"] = measure(reps, step)
+        out["mlp_train_step_b64"]["native"] = native(
+            crypten._native.measure_train_step(model._m, xe._t, ye._t, 0.05, reps))
     out["digits_epoch"] = digits_epoch()
     return out
 
@@ -124,6 +136,7 @@ def digits_epoch(epochs=2, batch=32, lr=0.1):
             loss = loss_fn(model(xs[idx]), ys[idx])
             loss.backward()
             opt.step()
+            loss = loss.detach()  # summed outside the graph, as fit does
             total = loss if total is None else total + loss
             steps += 1
         total.get_plain_text()
@@ -216,19 +229,28 @@ def main():
             if k == 0 and args.crypten_anchors:
                 cr = crypten_side(args.crypten_anchors, tmp)
     rows = []
-    print(f"{'op':<20}{'rust':>11}{'python':>11}{'overhead':>10}{'rounds':>14}{'KB/party':>16}"
-          + (f"{'CrypTen':>11}" if cr else ""))
+    print(f"{'op':<20}{'rust':>11}{'in-process':>12}{'python':>11}{'vs rust':>9}{'vs in-proc':>11}"
+          f"{'rounds':>14}{'KB/party':>16}" + (f"{'CrypTen':>11}" if cr else ""))
     for name in py_runs[0]:
         p, r = median_round(py_runs, name), median_round(rust_runs, name)
         if r is None:
             print(f"{name}: no Rust figure", file=sys.stderr)
             continue
         overhead = p["seconds"] / r["seconds"] - 1
+        natives = sorted(x[name]["native"]["seconds"] for x in py_runs if "native" in x[name])
+        n = natives[len(natives) // 2] if natives else None
+        vs_native = None if n is None else p["seconds"] / n - 1
         row = {"op": name, "rust": r, "python": p, "overhead": overhead,
+               "in_process": n, "overhead_in_process": vs_native,
                "rust_runs": [x[name]["seconds"] for x in rust_runs],
-               "python_runs": [x[name]["seconds"] for x in py_runs]}
-        line = (f"{name:<20}{r['seconds'] * 1e3:>9.2f}ms{p['seconds'] * 1e3:>9.2f}ms"
-                f"{overhead * 100:>9.1f}%{r['rounds']:>7}/{p['rounds']:<6}"
+               "python_runs": [x[name]["seconds"] for x in py_runs],
+               "in_process_runs": [x[name]["native"]["seconds"] for x in py_runs
+                                   if "native" in x[name]]}
+        line = (f"{name:<20}{r['seconds'] * 1e3:>9.2f}ms"
+                + (f"{n * 1e3:>10.2f}ms" if n is not None else f"{'-':>12}")
+                + f"{p['seconds'] * 1e3:>9.2f}ms{overhead * 100:>8.1f}%"
+                + (f"{vs_native * 100:>10.1f}%" if vs_native is not None else f"{'-':>11}")
+                + f"{r['rounds']:>7}/{p['rounds']:<6}"
                 f"{r['bytes_per_party'] / 1e3:>8.0f}/{p['bytes_per_party'] / 1e3:<7.0f}")
         if cr:
             c = crypten_figure(cr, name)

@@ -9,6 +9,7 @@
 //! Tensors, models and optimizers are per thread, like the autograd graph they hold: their
 //! classes are `unsendable`, and a use from another thread raises an error.
 
+mod bench;
 mod convert;
 mod model;
 mod session;
@@ -36,5 +37,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     session::register(m)?;
     tensor::register(m)?;
     model::register(m)?;
+    bench::register(m)?;
     Ok(())
 }

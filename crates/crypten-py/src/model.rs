@@ -19,7 +19,7 @@ use std::rc::Rc;
 /// shares the weights of party `src`.
 #[pyclass(unsendable, module = "crypten_rs._native", name = "Model")]
 pub(crate) struct PyModel {
-    graph: RefCell<Graph>,
+    pub(crate) graph: RefCell<Graph>,
     /// The file it came from, to write the trained weights back into.
     onnx: Vec<u8>,
 }
@@ -133,7 +133,7 @@ impl PyModel {
 #[pyclass(unsendable, module = "crypten_rs._native", name = "Parameter")]
 #[derive(Clone)]
 pub(crate) struct PyParameter {
-    param: Rc<Parameter>,
+    pub(crate) param: Rc<Parameter>,
 }
 
 #[pymethods]

@@ -26,7 +26,7 @@ impl PyTensor {
     }
 
     /// The value as a `CrypTensor`: a public value is shared as a public constant.
-    fn encrypted(&self) -> PyResult<CrypTensor> {
+    pub(crate) fn encrypted(&self) -> PyResult<CrypTensor> {
         match self.var.value() {
             Tensor::Encrypted(c) => Ok(c.clone()),
             Tensor::Plain(a) => CrypTensor::from_public(&session()?, a).map_err(err),

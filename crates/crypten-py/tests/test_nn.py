@@ -181,3 +181,32 @@ def test_local_session_and_errors():
         crypten.nn.from_onnx(b"not a model")
     with pytest.raises(ValueError):
         crypten.cryptensor(None, src=0)
+
+
+def test_inputs_by_array_protocols():
+    crypten.init()
+
+    class ArrayLike:
+        """Only `__array__`, as pandas and other array libraries expose."""
+
+        def __array__(self, dtype=None, copy=None):
+            return np.array([[1.5, -2.0]])
+
+    class DLPackOnly:
+        """Only DLPack, as a tensor library that numpy does not know would."""
+
+        def __init__(self):
+            self._a = np.array([0.25, 4.0])
+
+        def __dlpack__(self, **kwargs):
+            return self._a.__dlpack__(**kwargs)
+
+        def __dlpack_device__(self):
+            return self._a.__dlpack_device__()
+
+    np.testing.assert_allclose(crypten.cryptensor(ArrayLike()).get_plain_text(), [[1.5, -2.0]])
+    np.testing.assert_allclose(crypten.cryptensor(DLPackOnly()).get_plain_text(), [0.25, 4.0])
+    np.testing.assert_allclose(crypten.cryptensor(np.float32(2.5)).get_plain_text(), 2.5)
+    np.testing.assert_allclose(crypten.cryptensor([[1, 2], [3, 4]]).get_plain_text(),
+                               [[1, 2], [3, 4]])
+    assert isinstance(crypten.cryptensor(np.ones(2)).get_plain_text(), np.ndarray)
