@@ -483,6 +483,10 @@ fn accept_ranks(
                     refused = Some(e.to_string());
                     continue;
                 }
+                // The whole handshake, TLS included, ends by `limit`: a peer that trickles a
+                // byte at a time would otherwise reset every per-read timeout and hold the
+                // listener for as long as it likes.
+                let watchdog = Watchdog::arm(&stream, limit);
                 let taken = match tls {
                     None => Ok(Link::Tcp(stream)),
                     Some(tls) => tls
@@ -494,6 +498,7 @@ fn accept_ranks(
                     let peer = handshake(&mut link, from, streams)?;
                     Ok((peer, link))
                 });
+                drop(watchdog);
                 match taken {
                     Ok((peer, link)) => {
                         set_timeouts(link.tcp(), deadline, from)?;
@@ -564,6 +569,47 @@ fn check_claim(
         )));
     }
     Ok(claimed)
+}
+
+/// Shuts a connection down at a deadline unless dropped first: bounds a whole exchange (each
+/// blocking read has its own timeout, which a peer that trickles bytes keeps resetting).
+struct Watchdog {
+    cancel: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Watchdog {
+    /// Watches `stream` until `deadline`; `None` (no watch, the per-read timeouts remain) if
+    /// the socket cannot be shared or no thread started.
+    fn arm(stream: &TcpStream, deadline: Instant) -> Option<Self> {
+        let socket = stream.try_clone().ok()?;
+        let (cancel, cancelled) = std::sync::mpsc::channel::<()>();
+        let thread = thread::Builder::new()
+            .name("handshake-watchdog".into())
+            .spawn(move || {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    cancelled.recv_timeout(left)
+                {
+                    let _ = socket.shutdown(std::net::Shutdown::Both);
+                }
+            })
+            .ok()?;
+        Some(Self {
+            cancel: Some(cancel),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        // Disconnecting the channel stands the watch down.
+        drop(self.cancel.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// Bounds the blocking reads and writes of the set-up by `deadline`.

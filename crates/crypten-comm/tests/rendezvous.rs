@@ -214,3 +214,60 @@ fn stray_connections_at_the_master_do_not_stop_the_rendezvous() {
         drop((http, garbage, silent));
     });
 }
+
+#[test]
+fn a_stranger_trickling_bytes_is_dropped_after_one_handshake_timeout() {
+    use std::io::Write;
+    use std::net::TcpStream;
+    let master = free_addr();
+    // Longer than the handshake timeout (5 s), shorter than the trickle: a listener that only
+    // bounded each read would wait for the stranger until this deadline and fail.
+    let cfg = CommConfig {
+        connect_timeout: Duration::from_secs(12),
+        ..config()
+    };
+    thread::scope(|s| {
+        let rank0 = {
+            let cfg = cfg.clone();
+            s.spawn(move || NetComm::rendezvous(0, 2, master, cfg))
+        };
+        let mut stranger = loop {
+            if let Ok(c) = TcpStream::connect(master) {
+                break c;
+            }
+            thread::sleep(Duration::from_millis(5));
+        };
+        // A well-formed frame header announcing 1000 bytes of payload, then one byte every
+        // 0.5 s for 15 s: never a whole hello, never 5 s of silence.
+        let mut head = b"CRY\x02".to_vec();
+        head.extend_from_slice(&cfg.channel.to_le_bytes());
+        head.extend_from_slice(&0u32.to_le_bytes());
+        head.push(5);
+        head.extend_from_slice(&1000u64.to_le_bytes());
+        head.extend_from_slice(b"hello");
+        assert_eq!(head.len(), crypten_comm::FRAME_HEADER_BYTES + 5);
+        stranger.write_all(&head).unwrap();
+        let trickle = s.spawn(move || {
+            for _ in 0..30 {
+                if stranger.write_all(&[0x01]).is_err() {
+                    return true;
+                }
+                thread::sleep(Duration::from_millis(500));
+            }
+            false
+        });
+        thread::sleep(Duration::from_millis(200));
+        let rank1 = {
+            let cfg = cfg.clone();
+            s.spawn(move || NetComm::rendezvous(1, 2, master, cfg))
+        };
+        let comm0 = rank0.join().unwrap().expect("the master proceeds");
+        let comm1 = rank1.join().unwrap().expect("the party proceeds");
+        comm0.send(1, "x", b"after the trickle".to_vec()).unwrap();
+        assert_eq!(comm1.recv(0, "x").unwrap(), b"after the trickle");
+        assert!(
+            trickle.join().unwrap(),
+            "the stranger's connection was shut down"
+        );
+    });
+}
