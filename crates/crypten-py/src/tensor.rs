@@ -325,6 +325,17 @@ impl PyTensor {
         wrap(nogil(py, || self.var.max(dim, keepdim)))
     }
 
+    /// The maximum along `dim` (differentiable) and its position, one-hot, from one tournament.
+    #[pyo3(signature = (dim, keepdim=false))]
+    fn max_argmax(&self, py: Python<'_>, dim: usize, keepdim: bool) -> PyResult<(Self, Self)> {
+        let (values, onehot) = nogil(py, || -> crypten::autograd::Result<_> {
+            let mask = Variable::constant(self.var.value().argmax_onehot(dim)?);
+            Ok((self.var.mul(&mask)?.sum(&[dim], keepdim)?, mask))
+        })
+        .map_err(err)?;
+        Ok((Self::new(values), Self::new(onehot)))
+    }
+
     /// The minimum along `dim` (differentiable).
     #[pyo3(signature = (dim, keepdim=false))]
     fn min(&self, py: Python<'_>, dim: usize, keepdim: bool) -> PyResult<Self> {

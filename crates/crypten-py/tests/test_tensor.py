@@ -91,8 +91,13 @@ def computations():
     put("sum0", a.sum(0))
     put("mean1k", a.mean(dim=1, keepdim=True))
     put("max", a.max())
-    put("max1", a.max(dim=1))
-    put("min0", a.min(dim=0))
+    values, where_max = a.max(dim=1)
+    put("max1", values)
+    put("max1_onehot", where_max)
+    values, where_min = a.min(dim=0, one_hot=False)
+    put("min0", values)
+    put("min0_index", where_min)
+    put("mpctensor", crypten.mpc.MPCTensor(A, src=0))
     put("argmax1", a.argmax(dim=1))
     put("argmax1_index", a.argmax(dim=1, one_hot=False))
     put("argmax_all", a.argmax(one_hot=False))
@@ -157,7 +162,10 @@ EXPECTED = {
     "mean1k": A.mean(1, keepdims=True),
     "max": A.max(),
     "max1": A.max(1),
+    "max1_onehot": np.eye(5)[A.argmax(1)],
     "min0": A.min(0),
+    "min0_index": A.argmin(0).astype(float),
+    "mpctensor": A,
     "argmax1": np.eye(5)[A.argmax(1)],
     "argmax1_index": A.argmax(1).astype(float),
     "argmax_all": float(A.argmax()),

@@ -15,7 +15,14 @@ import traceback
 from . import _native, _session
 from .tensor import CrypTensor, cryptensor  # noqa: F401  (CrypTen's crypten.mpc names)
 
-MPCTensor = CrypTensor
+
+
+class MPCTensor(CrypTensor):
+    """CrypTen's ``crypten.mpc.MPCTensor(tensor, src=0)``: the same as ``cryptensor``."""
+
+    def __new__(cls, tensor=None, src=0, **kwargs):
+        return cryptensor(tensor, src=src, **kwargs)
+
 
 #: The sharing types of ``cryptensor(ptype=...)``: values are shared arithmetically.
 arithmetic = "arithmetic"

@@ -328,17 +328,38 @@ class CrypTensor:
     def mean(self, dim=None, keepdim=False):
         return self._wrap(self._t.mean(self._dims(dim), keepdim))
 
-    def _extreme(self, dim, keepdim, which):
+    def _extreme(self, dim, keepdim, one_hot, smallest):
+        source = self.neg() if smallest else self
         if dim is None:
-            flat = self._t.reshape([self.nelement()])
-            return self._wrap(getattr(flat, which)(0, False))
-        return self._wrap(getattr(self._t, which)(_dim(dim, self.dim()), keepdim))
+            flat = source._t.reshape([self.nelement()])
+            value = self._wrap(flat.max(0, False))
+            return value.neg() if smallest else value
+        dim = _dim(dim, self.dim())
+        values, onehot = source._t.max_argmax(dim, keepdim)
+        values = self._wrap(values)
+        if smallest:
+            values = values.neg()
+        if one_hot:
+            return values, self._wrap(onehot)
+        return values, self._wrap(self._index_of(onehot, dim, self.shape, keepdim))
 
-    def max(self, dim=None, keepdim=False):
-        return self._extreme(dim, keepdim, "max")
+    def max(self, dim=None, keepdim=False, one_hot=True):
+        """The maximum; along ``dim``, the pair (values, positions) as CrypTen returns it, the
+        positions one-hot by default (indices with ``one_hot=False``)."""
+        return self._extreme(dim, keepdim, one_hot, False)
 
-    def min(self, dim=None, keepdim=False):
-        return self._extreme(dim, keepdim, "min")
+    def min(self, dim=None, keepdim=False, one_hot=True):
+        """The minimum; along ``dim``, the pair (values, positions), as ``max``."""
+        return self._extreme(dim, keepdim, one_hot, True)
+
+    @staticmethod
+    def _index_of(onehot, along, shape, keepdim):
+        """The index from a one-hot handle: the row times 0, 1, 2, ... along ``along``."""
+        size = shape[along] if shape else onehot.shape[0]
+        ramp_shape = [1] * max(len(shape), 1)
+        ramp_shape[along] = size
+        ramp = np.arange(size, dtype=np.float64).reshape(ramp_shape)
+        return onehot.mul(ramp).sum([along], keepdim)
 
     def _arg(self, dim, keepdim, one_hot, smallest):
         if dim is None:
@@ -346,20 +367,12 @@ class CrypTensor:
             onehot = flat.argmax(0, smallest)
             if one_hot:
                 return self._wrap(onehot.reshape(list(self.shape)))
-            shape, along = [], 0
-        else:
-            dim = _dim(dim, self.dim())
-            onehot = self._t.argmax(dim, smallest)
-            if one_hot:
-                return self._wrap(onehot)
-            shape, along = self.shape, dim
-        # The index: the one-hot row times 0, 1, 2, ... along the dimension.
-        size = self.nelement() if dim is None else shape[along]
-        ramp_shape = [1] * max(len(shape), 1)
-        ramp_shape[along] = size
-        ramp = np.arange(size, dtype=np.float64).reshape(ramp_shape)
-        index = onehot.mul(ramp).sum([along], keepdim)
-        return self._wrap(index)
+            return self._wrap(self._index_of(onehot, 0, [self.nelement()], keepdim))
+        dim = _dim(dim, self.dim())
+        onehot = self._t.argmax(dim, smallest)
+        if one_hot:
+            return self._wrap(onehot)
+        return self._wrap(self._index_of(onehot, dim, self.shape, keepdim))
 
     def argmax(self, dim=None, keepdim=False, one_hot=True):
         """The position of the maximum: one-hot by default (CrypTen's default), or the
