@@ -201,6 +201,7 @@ def test_api_matches_numpy(world_size):
     assert got["rank"] == 0
     assert got["dst_is_none_elsewhere"]
     assert got["shape"] == (4, 3)
+    assert np.asarray(got["lt"]).dtype == np.int64
     for name, want in EXPECTED.items():
         have = np.asarray(got[name])
         assert have.shape == np.shape(want), name

@@ -50,8 +50,9 @@ def operand(x):
 
 
 def output(array, as_torch):
-    """A revealed float64 array, as a torch tensor (torch's default dtype, as CrypTen
-    returns) when ``as_torch`` and torch is installed, as numpy otherwise."""
+    """A revealed array, as a torch tensor (floats in torch's default dtype, as CrypTen
+    returns; integers as int64) when ``as_torch`` and torch is installed, as numpy
+    otherwise."""
     if array is None:
         return None
     if as_torch:
@@ -59,5 +60,7 @@ def output(array, as_torch):
             import torch
         except ImportError:
             return array
+        if array.dtype.kind in "iu":
+            return torch.from_numpy(array)
         return torch.from_numpy(array).to(torch.get_default_dtype())
     return array

@@ -51,6 +51,8 @@ class CrypTensor:
     def __init__(self, handle, as_torch=False):
         self._t = handle
         self._as_torch = as_torch
+        # A comparison's 0/1 result reveals as integers, as CrypTen's does.
+        self._integer = False
 
     # --- creation helpers -------------------------------------------------------------------
 
@@ -135,7 +137,10 @@ class CrypTensor:
     def get_plain_text(self, dst=None):
         """The value, revealed to every party, or to party ``dst`` only (``None`` at the
         others). A torch tensor when the input was one (and torch is installed)."""
-        return output(self._t.reveal(dst), self._as_torch)
+        value = self._t.reveal(dst)
+        if value is not None and self._integer:
+            value = np.rint(value).astype(np.int64)
+        return output(value, self._as_torch)
 
     def reveal(self, dst=None):
         return self.get_plain_text(dst)
@@ -241,7 +246,9 @@ class CrypTensor:
     # --- comparisons (encrypted 0/1) --------------------------------------------------------
 
     def _compare(self, op, other):
-        return self._wrap(self._t.compare(op, self._operand(other)), other)
+        out = self._wrap(self._t.compare(op, self._operand(other)), other)
+        out._integer = True
+        return out
 
     def lt(self, other):
         return self._compare("lt", other)
