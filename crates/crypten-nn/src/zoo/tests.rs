@@ -102,14 +102,21 @@ fn small_versions_run_encrypted_as_in_plaintext() {
 }
 
 /// A known failure, kept out of CI until it is fixed. In about 1 run in 5, the class token's
-/// layer norm in the first block gets a wrong `inv_sqrt`. The validation mode
-/// (`Validation::RevealAndCheck`) reports a `mul` there whose result is 18 where its own
-/// revealed inputs give 17.15. By its numbers, that is most likely `inv_sqrt`'s final product
-/// of the band factor and the Newton result (`mag.select(&factor).mul(&y)`, about 4 x 4.29).
-/// The second image's logits are then off by about 0.01 (NMSE about 1.1e-4). Run it with
+/// layer norm in the first block loses precision in `inv_sqrt`.
+///
+/// The cause, found with `Validation::RevealAndCheck`: that token's `var + eps` is tiny,
+/// 2.617e-4, that is 17.15 units of 2^-16. It arrives deferred, with 20 bits of extra
+/// precision. `inv_sqrt_normalised` multiplies it by its band's scale (2^16) with `mul`, which
+/// first settles it to 16 fractional bits: 17 or 18 units, depending on the truncation's
+/// rounding. So `u` is 17 or 18 instead of 17.15, and in the "18" runs (about 1 in 5) the
+/// normalised token is off by 3%. The second image's logits are then off by about 0.01
+/// (NMSE about 1.1e-4).
+///
+/// The fix: the normalising product should keep the deferred operand's extra bits. A deferred
+/// operand times the (settled) selected power of two fits at scale 2^(2f+p). Run it with
 /// `cargo test -p crypten-nn --lib zoo -- --ignored`.
 #[test]
-#[ignore = "inv_sqrt's band-factor product fails in about 20% of runs (see the doc comment)"]
+#[ignore = "inv_sqrt settles a tiny deferred input before normalising it: about 20% of runs fail (see the doc comment)"]
 fn small_vit_runs_encrypted_as_in_plaintext() {
     let vt = VitConfig {
         image: 16,
