@@ -10,6 +10,16 @@ use std::net::{SocketAddr, TcpListener};
 use std::thread;
 use std::time::{Duration, Instant};
 
+/// A connection to `addr`, retried until something listens there.
+fn connect_when_listening(addr: SocketAddr) -> std::net::TcpStream {
+    loop {
+        if let Ok(c) = std::net::TcpStream::connect(addr) {
+            return c;
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
 fn short() -> CommConfig {
     CommConfig {
         connect_timeout: Duration::from_secs(3),
@@ -171,7 +181,6 @@ fn unreachable_peer_and_bad_rank_fail_cleanly() {
 #[test]
 fn stray_connections_at_the_master_do_not_stop_the_rendezvous() {
     use std::io::Write;
-    use std::net::TcpStream;
     let master = free_addr();
     let cfg = CommConfig {
         connect_timeout: Duration::from_secs(15),
@@ -184,12 +193,7 @@ fn stray_connections_at_the_master_do_not_stop_the_rendezvous() {
         };
         // Strangers reach the master first: one connects and closes, one speaks HTTP, one
         // sends garbage, one stays silent (it holds the listener for one handshake timeout).
-        let connect = || loop {
-            if let Ok(c) = TcpStream::connect(master) {
-                break c;
-            }
-            thread::sleep(Duration::from_millis(5));
-        };
+        let connect = || connect_when_listening(master);
         drop(connect());
         let mut http = connect();
         let _ = http.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -218,7 +222,6 @@ fn stray_connections_at_the_master_do_not_stop_the_rendezvous() {
 #[test]
 fn a_stranger_trickling_bytes_is_dropped_after_one_handshake_timeout() {
     use std::io::Write;
-    use std::net::TcpStream;
     let master = free_addr();
     // Longer than the handshake timeout (5 s), shorter than the trickle: a listener that only
     // bounded each read would wait for the stranger until this deadline and fail.
@@ -231,12 +234,7 @@ fn a_stranger_trickling_bytes_is_dropped_after_one_handshake_timeout() {
             let cfg = cfg.clone();
             s.spawn(move || NetComm::rendezvous(0, 2, master, cfg))
         };
-        let mut stranger = loop {
-            if let Ok(c) = TcpStream::connect(master) {
-                break c;
-            }
-            thread::sleep(Duration::from_millis(5));
-        };
+        let mut stranger = connect_when_listening(master);
         // A well-formed frame header announcing 1000 bytes of payload, then one byte every
         // 0.5 s for 15 s: never a whole hello, never 5 s of silence.
         let mut head = b"CRY\x02".to_vec();

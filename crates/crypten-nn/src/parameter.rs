@@ -41,6 +41,11 @@ impl Parameter {
         self.value.borrow().shape().to_vec()
     }
 
+    /// Whether the value is encrypted (without copying it).
+    pub fn is_encrypted(&self) -> bool {
+        self.value.borrow().is_encrypted()
+    }
+
     /// The value as an autograd leaf whose gradient accumulates in this parameter.
     pub fn var(&self) -> Variable {
         Variable::with_grad_cell(self.value(), true, Rc::clone(&self.grad))

@@ -1,6 +1,6 @@
 //! Imported models, their parameters, the losses and the optimizers.
 
-use crate::convert::{Operand, err, nogil, to_numpy};
+use crate::convert::{Operand, err, nogil};
 use crate::session::session;
 use crate::tensor::PyTensor;
 use crypten::Variable;
@@ -9,7 +9,7 @@ use crypten::nn::optim::{Adam, AdamConfig, Sgd, SgdConfig};
 use crypten::nn::{
     BceLoss, BceWithLogitsLoss, CrossEntropyLoss, Graph, Module, MseLoss, Parameter, Target,
 };
-use numpy::{PyArrayDyn, PyReadonlyArrayDyn};
+use numpy::PyReadonlyArrayDyn;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use std::cell::RefCell;
@@ -72,7 +72,7 @@ impl PyModel {
             .borrow()
             .parameters()
             .iter()
-            .any(|p| p.value().is_encrypted())
+            .any(|p| p.is_encrypted())
     }
 
     fn set_training(&self, training: bool) {
@@ -120,11 +120,10 @@ impl PyModel {
     }
 
     fn __repr__(&self) -> String {
-        let graph = self.graph.borrow();
         format!(
             "Model(parameters={}, encrypted={})",
-            graph.parameters().len(),
-            graph.parameters().iter().any(|p| p.value().is_encrypted())
+            self.graph.borrow().parameters().len(),
+            self.encrypted()
         )
     }
 }
@@ -141,6 +140,11 @@ impl PyParameter {
     #[getter]
     fn shape(&self) -> Vec<usize> {
         self.param.shape()
+    }
+
+    #[getter]
+    fn encrypted(&self) -> bool {
+        self.param.is_encrypted()
     }
 
     /// The current value, as a tensor outside the graph.
@@ -170,14 +174,6 @@ impl PyParameter {
         }
         self.param.set(Tensor::from(value));
         Ok(())
-    }
-
-    /// The public value of a parameter that is not encrypted.
-    fn public_value<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyArrayDyn<f64>>> {
-        match self.param.value() {
-            Tensor::Plain(a) => Some(to_numpy(py, a)),
-            Tensor::Encrypted(_) => None,
-        }
     }
 }
 

@@ -18,15 +18,20 @@ struct Current {
 
 static CURRENT: Mutex<Option<Current>> = Mutex::new(None);
 
-/// Dimensions and elements a shape announced by a peer may have.
+/// Dimensions and elements a shape announced by a peer may have (no more elements than one
+/// dealer request may cover: a larger tensor could not take part in a product anyway).
 const MAX_ANNOUNCED_DIMS: usize = 16;
-const MAX_ANNOUNCED_ELEMENTS: usize = 1 << 32;
+const MAX_ANNOUNCED_ELEMENTS: usize = crypten::advanced::dealer::MAX_REQUEST_ELEMENTS;
 
 fn current() -> std::sync::MutexGuard<'static, Option<Current>> {
     // A panic while holding the lock cannot leave the slot half-written: recover it.
     CURRENT
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn not_initialized() -> PyErr {
+    err("crypten_rs is not initialized: call crypten_rs.init() first")
 }
 
 /// The current session.
@@ -37,7 +42,7 @@ pub(crate) fn session() -> PyResult<Session> {
     current()
         .as_ref()
         .map(|c| c.sess.clone())
-        .ok_or_else(|| err("crypten_rs is not initialized: call crypten_rs.init() first"))
+        .ok_or_else(not_initialized)
 }
 
 fn install(sess: Session) {
@@ -165,18 +170,14 @@ fn snapshot_dict<'py>(py: Python<'py>, s: &StatsSnapshot) -> PyResult<Bound<'py,
 #[pyfunction]
 fn stats(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     let guard = current();
-    let c = guard
-        .as_ref()
-        .ok_or_else(|| err("crypten_rs is not initialized: call crypten_rs.init() first"))?;
+    let c = guard.as_ref().ok_or_else(not_initialized)?;
     snapshot_dict(py, &c.sess.stats().since(&c.baseline))
 }
 
 #[pyfunction]
 fn reset_stats() -> PyResult<()> {
     let mut guard = current();
-    let c = guard
-        .as_mut()
-        .ok_or_else(|| err("crypten_rs is not initialized: call crypten_rs.init() first"))?;
+    let c = guard.as_mut().ok_or_else(not_initialized)?;
     c.baseline = c.sess.stats();
     Ok(())
 }

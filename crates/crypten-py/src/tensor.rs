@@ -42,6 +42,17 @@ fn constant(c: crypten::Result<CrypTensor>) -> PyResult<PyTensor> {
     c.map(|c| PyTensor::new(Variable::constant(c))).map_err(err)
 }
 
+/// A pooling window's kernel, stride and padding, each one or two numbers.
+type Window = ((usize, usize), (usize, usize), (usize, usize));
+
+fn window(kernel: Vec<usize>, stride: Vec<usize>, padding: Vec<usize>) -> PyResult<Window> {
+    Ok((
+        pair(kernel, "kernel_size")?,
+        pair(stride, "stride")?,
+        pair(padding, "padding")?,
+    ))
+}
+
 fn pair(v: Vec<usize>, what: &str) -> PyResult<(usize, usize)> {
     match v[..] {
         [a] => Ok((a, a)),
@@ -264,26 +275,26 @@ impl PyTensor {
     /// A comparison (`lt`, `le`, `gt`, `ge`, `eq`, `ne`) as encrypted 0/1; no gradient.
     fn compare(&self, py: Python<'_>, op: &str, other: Operand<'_>) -> PyResult<Self> {
         let x = self.encrypted()?;
-        if let Operand::Scalar(c) = other {
-            return constant(nogil(py, || match op {
-                "lt" => x.lt_scalar(c),
-                "le" => x.le_scalar(c),
-                "gt" => x.gt_scalar(c),
-                "ge" => x.ge_scalar(c),
-                "eq" => x.eq_scalar(c),
-                "ne" => x.ne_scalar(c),
-                other => Err(crypten::Error::InvalidArgument {
-                    op: "compare",
-                    reason: format!("no comparison `{other}`"),
-                }),
-            }));
-        }
-        let y = match &other {
+        let unknown = || crypten::Error::InvalidArgument {
+            op: "compare",
+            reason: format!("no comparison `{op}`"),
+        };
+        let y = match other {
+            Operand::Scalar(c) => {
+                return constant(nogil(py, || match op {
+                    "lt" => x.lt_scalar(c),
+                    "le" => x.le_scalar(c),
+                    "gt" => x.gt_scalar(c),
+                    "ge" => x.ge_scalar(c),
+                    "eq" => x.eq_scalar(c),
+                    "ne" => x.ne_scalar(c),
+                    _ => Err(unknown()),
+                }));
+            }
             Operand::Tensor(t) => t.encrypted()?,
             Operand::Array(a) => {
                 CrypTensor::from_public(&session()?, &a.as_array().to_owned()).map_err(err)?
             }
-            Operand::Scalar(_) => unreachable!("handled above"),
         };
         constant(nogil(py, || match op {
             "lt" => x.lt(&y),
@@ -292,10 +303,7 @@ impl PyTensor {
             "ge" => x.ge(&y),
             "eq" => x.eq(&y),
             "ne" => x.ne(&y),
-            other => Err(crypten::Error::InvalidArgument {
-                op: "compare",
-                reason: format!("no comparison `{other}`"),
-            }),
+            _ => Err(unknown()),
         }))
     }
 
@@ -434,11 +442,7 @@ impl PyTensor {
         stride: Vec<usize>,
         padding: Vec<usize>,
     ) -> PyResult<Self> {
-        let (kernel, stride, padding) = (
-            pair(kernel, "kernel_size")?,
-            pair(stride, "stride")?,
-            pair(padding, "padding")?,
-        );
+        let (kernel, stride, padding) = window(kernel, stride, padding)?;
         if padding != (0, 0) {
             // The encrypted kernel pads; the differentiable one does not.
             let x = self.encrypted()?;
@@ -454,11 +458,7 @@ impl PyTensor {
         stride: Vec<usize>,
         padding: Vec<usize>,
     ) -> PyResult<Self> {
-        let (kernel, stride, padding) = (
-            pair(kernel, "kernel_size")?,
-            pair(stride, "stride")?,
-            pair(padding, "padding")?,
-        );
+        let (kernel, stride, padding) = window(kernel, stride, padding)?;
         wrap(nogil(py, || self.var.avg_pool2d(kernel, stride, padding)))
     }
 

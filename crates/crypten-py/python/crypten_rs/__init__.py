@@ -33,7 +33,7 @@ __all__ = [
     "init", "uninit", "is_initialized", "get_rank", "get_world_size",
     "get_stats", "reset_stats", "print_stats", "get_communication_stats",
     "reset_communication_stats", "print_communication_stats",
-    "save", "load", "save_from_party", "load_from_party", "no_grad", "enable_grad",
+    "save", "load", "save_from_party", "load_from_party", "no_grad",
     "is_encrypted_tensor", "communicator", "mpc", "nn", "optim", "print",
 ]
 
@@ -44,14 +44,6 @@ print_communication_stats = print_stats
 def no_grad():
     """``with crypten_rs.no_grad():`` records no autograd graph."""
     return _native.NoGrad()
-
-
-class enable_grad:  # noqa: N801 - torch's name
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 _builtin_print = print

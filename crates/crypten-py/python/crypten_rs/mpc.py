@@ -28,6 +28,9 @@ class MPCTensor(CrypTensor):
 arithmetic = "arithmetic"
 binary = "binary"
 
+#: The most parties `run_multiprocess` starts on one machine (as `crypten launch`).
+MAX_PARTIES = 64
+
 #: How long rank 0 may take to bind the master port, in seconds.
 START_TIMEOUT = 60.0
 
@@ -86,9 +89,9 @@ def launch(fn, world_size, args=(), kwargs=None, provider="ttp", timeout=None):
     the dealer, with the ``ttp`` provider); returns rank 0's result. A party that fails makes
     it raise ``CryptenError`` naming the party and its error."""
     kwargs = kwargs or {}
-    if int(world_size) < 1:
-        raise ValueError("world_size must be at least 1")
     world_size = int(world_size)
+    if not 1 <= world_size <= MAX_PARTIES:
+        raise ValueError(f"world_size must be between 1 and {MAX_PARTIES} (one process each)")
     if provider not in ("ttp", "tfp"):
         raise ValueError("provider is 'ttp' or 'tfp'")
     ctx = multiprocessing.get_context("fork")

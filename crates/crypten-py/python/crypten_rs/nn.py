@@ -41,7 +41,7 @@ class Parameter:
 
     @property
     def encrypted(self):
-        return self._p.public_value() is None
+        return self._p.encrypted
 
     def get_plain_text(self, dst=None):
         return self.data.get_plain_text(dst)
